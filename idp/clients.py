@@ -1,0 +1,334 @@
+"""clients.toml: load and validate the whitelist of apps, and keep it current while running."""
+
+import difflib
+import hashlib
+import hmac
+import logging
+import os
+import re
+import threading
+import time
+import tomllib
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
+
+from .passwords import verify_secret
+from .settings import LOOPBACK_HOSTS
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SCOPES = ("openid", "profile", "email", "groups", "offline_access")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token")
+TTL_KEYS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl")
+
+#: Every key a [[clients]] table may hold, with the type it must have.
+KEYS = {
+    "client_id": str,
+    "client_name": str,
+    "client_secret": str,
+    "client_secret_hash": str,
+    "redirect_uris": list,
+    "post_logout_redirect_uris": list,
+    "token_endpoint_auth_method": str,
+    "scope": str,
+    "grant_types": list,
+    "require_pkce": bool,
+    "allowed_groups": list,
+    "id_token_claims": bool,
+    **{k: int for k in TTL_KEYS},
+}
+
+# RFC 8252 §7.1: a private-use scheme is a reverse domain name, so it holds at least one dot.
+PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+\-]*(\.[a-z0-9+\-]+)+$")
+
+
+class ClientsFileError(Exception):
+    """clients.toml cannot be used; `problems` lists each as 'file:line: what is wrong'."""
+
+    def __init__(self, problems):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def redirect_uri_problem(uri):
+    """Why `uri` cannot be registered as a redirect URI, or None when it can (RFC 9700 §2.1,
+    RFC 6749 §3.1.2, RFC 8252 §7)."""
+    if not isinstance(uri, str) or not uri:
+        return "a redirect URI must be a non-empty string"
+    if "*" in uri:
+        return f"{uri!r}: wildcards are not allowed; register each URI exactly"
+    if "#" in uri:
+        return f"{uri!r}: a fragment is not allowed (RFC 6749 §3.1.2)"
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as e:
+        return f"{uri!r}: not a valid URI ({e})"
+    if parts.scheme == "https":
+        if not parts.hostname:
+            return f"{uri!r}: an https URI needs a host"
+        return None
+    if parts.scheme == "http":
+        if parts.hostname in LOOPBACK_HOSTS:
+            return None
+        return f"{uri!r}: http is only allowed on a loopback host (127.0.0.1, [::1], localhost); use https"
+    if PRIVATE_SCHEME.match(parts.scheme):
+        return None
+    return (
+        f"{uri!r}: must be https, http on a loopback host, or a private-use scheme "
+        "in reverse-domain form such as com.example.app:/callback"
+    )
+
+
+def _is_loopback_http(uri):
+    parts = urlsplit(uri)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+
+
+def _without_port(uri):
+    parts = urlsplit(uri)
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return parts._replace(netloc=host).geturl()
+
+
+class Client(ClientMixin):
+    """One whitelisted app, as Authlib sees it."""
+
+    def __init__(self, data, defaults):
+        self.client_id = data["client_id"]
+        self.client_name = data.get("client_name", self.client_id)
+        self.client_secret = data.get("client_secret")
+        self.client_secret_hash = data.get("client_secret_hash")
+        self.redirect_uris = list(data["redirect_uris"])
+        self.post_logout_redirect_uris = list(data.get("post_logout_redirect_uris", []))
+        self.token_endpoint_auth_method = data.get("token_endpoint_auth_method", "client_secret_basic")
+        self.scope = data.get("scope", "openid profile email")
+        self.grant_types = list(data.get("grant_types", GRANT_TYPES))
+        self.is_public = self.token_endpoint_auth_method == "none"
+        self.require_pkce = data.get("require_pkce", True) or self.is_public
+        self.allowed_groups = list(data.get("allowed_groups", []))
+        self.id_token_claims = data.get("id_token_claims", True)
+        self.access_token_ttl = data.get("access_token_ttl", defaults["ACCESS_TOKEN_TTL"])
+        self.id_token_ttl = data.get("id_token_ttl", defaults["ID_TOKEN_TTL"])
+        self.refresh_token_ttl = data.get("refresh_token_ttl", defaults["REFRESH_TOKEN_TTL"])
+        self.client_metadata = {}
+        self._verified_secret_digest = None
+
+    def get_client_id(self):
+        return self.client_id
+
+    def get_default_redirect_uri(self):
+        # RFC 6749 §3.1.2.3: redirect_uri may be left out only when exactly one is registered.
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope):
+        """The requested scopes this client may have; others are ignored (OIDC Core §3.1.2.1)."""
+        allowed = scope_to_list(self.scope)
+        return list_to_scope([s for s in scope_to_list(scope or "") if s in allowed])
+
+    def check_redirect_uri(self, redirect_uri):
+        """Exact, string-for-string match (RFC 9700 §4.1.3); a loopback http URI matches on
+        any port (RFC 8252 §7.3)."""
+        if redirect_uri in self.redirect_uris:
+            return True
+        if not _is_loopback_http(redirect_uri):
+            return False
+        try:
+            bare = _without_port(redirect_uri)
+        except ValueError:
+            return False
+        return any(_is_loopback_http(r) and _without_port(r) == bare for r in self.redirect_uris)
+
+    def check_client_secret(self, client_secret):
+        """Check a presented secret. A secret already verified against the argon2 hash is
+        remembered as a SHA-256 digest, so repeated token requests cost no argon2 run."""
+        digest = hashlib.sha256(client_secret.encode("utf-8")).digest()
+        if self._verified_secret_digest is not None:
+            return hmac.compare_digest(digest, self._verified_secret_digest)
+        if self.client_secret is not None:
+            ok = hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
+        elif self.client_secret_hash is not None:
+            ok = verify_secret(self.client_secret_hash, client_secret)
+        else:
+            return False
+        if ok:
+            self._verified_secret_digest = digest
+        return ok
+
+    def check_endpoint_auth_method(self, method, endpoint):
+        """Each client authenticates only by its registered method."""
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type):
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type):
+        return grant_type in self.grant_types
+
+    def may_sign_in(self, groups):
+        """allowed_groups: when set, only members of one of them may sign in to this app."""
+        return not self.allowed_groups or bool(set(self.allowed_groups) & set(groups))
+
+
+def _client_lines(text):
+    """Line numbers of each [[clients]] header, in order (tomllib reports no positions)."""
+    return [
+        number
+        for number, line in enumerate(text.splitlines(), start=1)
+        if re.match(r"^\s*\[\[\s*clients\s*\]\]", line)
+    ]
+
+
+def _key_line(text, start, key):
+    """Line number of `key = ...` in the table starting at line `start`, or `start`."""
+    lines = text.splitlines()
+    for number in range(start, len(lines)):
+        line = lines[number]
+        if re.match(r"^\s*\[", line):
+            break
+        if re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number + 1
+    return start
+
+
+def _check_client(data, problems_at):
+    """Validate one [[clients]] table; `problems_at(key, message)` records a problem."""
+    for key, value in data.items():
+        if key not in KEYS:
+            hint = difflib.get_close_matches(key, KEYS, n=1)
+            problems_at(key, f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        elif not isinstance(value, KEYS[key]) or (KEYS[key] is int and isinstance(value, bool)):
+            problems_at(key, f"{key} must be a {KEYS[key].__name__}, not {value!r}")
+            return
+    for key in ("client_id", "redirect_uris"):
+        if not data.get(key):
+            problems_at(None, f"missing {key}")
+    for key in ("redirect_uris", "post_logout_redirect_uris"):
+        for uri in data.get(key, []):
+            if problem := redirect_uri_problem(uri):
+                problems_at(key, problem)
+    method = data.get("token_endpoint_auth_method", "client_secret_basic")
+    has_secret = "client_secret" in data or "client_secret_hash" in data
+    if method not in AUTH_METHODS:
+        problems_at("token_endpoint_auth_method", f"unknown token_endpoint_auth_method {method!r}; use one of {', '.join(AUTH_METHODS)}")
+    elif method == "none" and has_secret:
+        problems_at("token_endpoint_auth_method", "a public client (token_endpoint_auth_method = \"none\") must not have a secret")
+    elif method != "none" and not has_secret:
+        problems_at("token_endpoint_auth_method", f"a confidential client ({method}) needs client_secret_hash; make one with `flask client secret`")
+    if method == "none" and data.get("require_pkce") is False:
+        problems_at("require_pkce", "a public client cannot turn PKCE off (RFC 9700 §2.1.1)")
+    if "client_secret" in data and "client_secret_hash" in data:
+        problems_at("client_secret", "give client_secret_hash or client_secret, not both")
+    secret_hash = data.get("client_secret_hash", "$argon2id$")
+    if not secret_hash.startswith("$argon2"):
+        problems_at("client_secret_hash", "client_secret_hash must be an argon2 hash from `flask client secret`")
+    for scope in scope_to_list(data.get("scope", "openid")):
+        if scope not in SUPPORTED_SCOPES:
+            problems_at("scope", f"unknown scope {scope!r}; supported: {' '.join(SUPPORTED_SCOPES)}")
+    for grant in data.get("grant_types", []):
+        if grant not in GRANT_TYPES:
+            problems_at("grant_types", f"unknown grant type {grant!r}; supported: {', '.join(GRANT_TYPES)}")
+    for key in TTL_KEYS:
+        if key in data and data[key] <= 0:
+            problems_at(key, f"{key} must be greater than 0")
+    for key in ("allowed_groups", "redirect_uris", "post_logout_redirect_uris", "grant_types"):
+        if not all(isinstance(v, str) for v in data.get(key, [])):
+            problems_at(key, f"{key} must be a list of strings")
+
+
+def parse(path, defaults):
+    """Read and validate clients.toml; return {client_id: Client} or raise ClientsFileError."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise ClientsFileError([f"{path}: cannot read the clients file: {e.strerror}"]) from None
+    try:
+        text = raw.decode("utf-8")
+        data = tomllib.loads(text)
+    except UnicodeDecodeError:
+        raise ClientsFileError([f"{path}:1: the file is not UTF-8"]) from None
+    except tomllib.TOMLDecodeError as e:
+        line = re.search(r"line (\d+)", str(e))
+        raise ClientsFileError([f"{path}:{line.group(1) if line else 1}: TOML syntax error: {e}"]) from None
+    problems = []
+    for key in data:
+        if key != "clients":
+            problems.append(f"{path}:1: unknown top-level key {key!r}; each app is a [[clients]] table")
+    tables = data.get("clients", [])
+    if not isinstance(tables, list):
+        raise ClientsFileError(problems + [f"{path}:1: write each app as a [[clients]] table"])
+    headers = _client_lines(text)
+    clients = {}
+    for index, table in enumerate(tables):
+        start = headers[index] if index < len(headers) else 1
+
+        def problems_at(key, message, start=start):
+            line = _key_line(text, start, key) if key else start
+            problems.append(f"{path}:{line}: {message}")
+
+        _check_client(table, problems_at)
+        client_id = table.get("client_id")
+        if isinstance(client_id, str) and client_id in clients:
+            problems_at("client_id", f"duplicate client_id {client_id!r}")
+        if not problems:
+            clients[client_id] = Client(table, defaults)
+    if problems:
+        raise ClientsFileError(problems)
+    return clients
+
+
+class ClientRegistry:
+    """The whitelist in use. Re-reads clients.toml when it changes (checked at most once a
+    second); an invalid edit is logged and the last good whitelist stays in force."""
+
+    CHECK_INTERVAL = 1.0
+
+    def __init__(self, path, defaults):
+        self.path = path
+        self.defaults = defaults
+        self._lock = threading.Lock()
+        self._stamp = self._file_stamp()
+        self.clients = parse(path, defaults)
+        self._next_check = time.monotonic() + self.CHECK_INTERVAL
+        for client in self.clients.values():
+            if client.client_secret is not None:
+                log.warning(
+                    "client %r has a plaintext client_secret in %s: fine for local testing, "
+                    "use client_secret_hash in production",
+                    client.client_id,
+                    path,
+                )
+
+    def _file_stamp(self):
+        try:
+            st = os.stat(self.path)
+            return (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            return None
+
+    def refresh(self):
+        """Reload the file if it changed since the last look."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        with self._lock:
+            self._next_check = now + self.CHECK_INTERVAL
+            stamp = self._file_stamp()
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            try:
+                self.clients = parse(self.path, self.defaults)
+            except ClientsFileError as e:
+                log.error("clients file changed but is invalid; keeping the last good whitelist:\n%s", e)
+                return
+            log.info("reloaded %s: %d clients", self.path, len(self.clients))
+
+    def get(self, client_id):
+        self.refresh()
+        if not isinstance(client_id, str):
+            return None
+        return self.clients.get(client_id)

@@ -1,0 +1,68 @@
+"""The instance's secrets: the RS256 signing key (kid "1") and the session secret, made on first start."""
+
+import logging
+import os
+import secrets
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from joserfc.jwk import RSAKey
+
+log = logging.getLogger(__name__)
+
+KID = "1"
+SIGNING_KEY_FILE = "signing_key.pem"
+SESSION_SECRET_FILE = "session_secret"
+
+
+def _write_private(path, data):
+    """Create `path` with mode 0600 (never readable by others, even for a moment)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _load_or_create(path, make, what):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        data = make()
+        try:
+            _write_private(path, data)
+            log.info("created %s: %s", what, path)
+        except FileExistsError:  # another worker made it first: use theirs
+            with open(path, "rb") as f:
+                return f.read()
+        return data
+
+
+def _new_rsa_pem():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def load_signing_key(instance_path):
+    """The RSA-2048 signing key as a joserfc key with kid "1"."""
+    pem = _load_or_create(
+        os.path.join(instance_path, SIGNING_KEY_FILE), _new_rsa_pem, "RSA-2048 signing key"
+    )
+    return RSAKey.import_key(pem, {"kid": KID, "use": "sig", "alg": "RS256"})
+
+
+def load_session_secret(instance_path):
+    """The secret that signs browser session cookies and CSRF tokens."""
+    return _load_or_create(
+        os.path.join(instance_path, SESSION_SECRET_FILE),
+        lambda: secrets.token_hex(32).encode("ascii"),
+        "session secret",
+    ).decode("ascii").strip()
+
+
+def public_jwks(key):
+    """The JWKS document: the public half of the signing key only."""
+    return {"keys": [key.as_dict(private=False)]}

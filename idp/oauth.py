@@ -1,0 +1,214 @@
+"""The Authlib authorization server and every Authlib subclass Latchkey needs. Protocol rules
+live in Authlib; the subclasses here supply storage, users, clients and keys, and tighten the
+defaults where the specs ask for more."""
+
+import time
+
+from authlib.common.security import generate_token
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
+from flask import current_app
+
+from . import tokens
+from .claims import user_info
+from .users import get_user
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+def _config():
+    return current_app.config
+
+
+class Server(AuthorizationServer):
+    def handle_response(self, status_code, payload, headers):
+        response = super().handle_response(status_code, payload, headers)
+        if response.status_code == 302 and response.location:
+            # RFC 9207 §2: every authorization response, success or error, names the issuer.
+            response.location = add_params_to_uri(response.location, {"iss": _config()["ISSUER"]})
+        if response.mimetype == "application/json":
+            # RFC 6749 §5.1, §5.2: token responses and their errors must not be cached.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Pragma"] = "no-cache"
+        return response
+
+
+def query_client(client_id):
+    return current_app.extensions["latchkey_clients"].get(client_id)
+
+
+def generate_bearer_token(grant_type, client, user=None, scope=None, expires_in=None,
+                          include_refresh_token=True):
+    """Opaque random tokens (256 bits), with the client's access token lifetime."""
+    token = {
+        "token_type": "Bearer",
+        "access_token": generate_token(43),
+        "expires_in": client.access_token_ttl,
+        "scope": scope,
+    }
+    if include_refresh_token:
+        token["refresh_token"] = generate_token(43)
+    return token
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE with S256 only (RFC 9700 §2.1.1): required for public clients, and for confidential
+    ones unless the client sets require_pkce = false; `plain` is refused."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if grant.request.client.require_pkce and not challenge:
+            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256.")
+        # RFC 7636 §4.3: a missing method means `plain`, which Latchkey does not accept.
+        if challenge and method is None:
+            raise InvalidRequestError("code_challenge_method=S256 is required ('plain' is not supported).")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class IdTokenMixin:
+    """Signing and claims of the ID token, shared by the code and refresh grants."""
+
+    def resolve_client_private_key(self, client):
+        return current_app.extensions["latchkey_key"]
+
+    def get_client_algorithm(self, client):
+        return "RS256"
+
+    def get_encode_header(self, client):
+        return {"alg": "RS256", "kid": current_app.extensions["latchkey_key"].kid}
+
+    def get_client_claims(self, client):
+        return {
+            "iss": _config()["ISSUER"],
+            "aud": client.client_id,
+            "exp": int(time.time()) + client.id_token_ttl,
+        }
+
+    def generate_user_info(self, user, scope):
+        return user_info(user, scope, _config()["DEFAULT_LOCALE"])
+
+    def encode_id_token(self, token, request):
+        # id_token_claims = false: the ID token carries only `sub`; the rest is at userinfo.
+        if not request.client.id_token_claims:
+            token = {**token, "scope": "openid"}
+        return super().encode_id_token(token, request)
+
+
+class IdTokenForCode(IdTokenMixin, OpenIDCode):
+    def exists_nonce(self, nonce, request):
+        return tokens.nonce_used(request.client.client_id, nonce)
+
+
+class IdTokenForRefresh(IdTokenMixin, OpenIDToken):
+    def get_compatible_claims(self, request):
+        claims = super().get_compatible_claims(request)
+        # OIDC Core §12.2: a refreshed ID token keeps the original auth_time, and no nonce.
+        claims["auth_time"] = request.refresh_token.auth_time
+        return claims
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def save_authorization_code(self, code, request):
+        tokens.save_code(code, request, auth_time=request.user.auth_time)
+
+    def query_authorization_code(self, code, client):
+        return tokens.find_code(code, client.client_id)
+
+    def delete_authorization_code(self, authorization_code):
+        """Nothing to do: the code was claimed (marked used) before tokens were made."""
+
+    def authenticate_user(self, authorization_code):
+        return query_user(authorization_code.row["username"])
+
+    def generate_token(self, user=None, scope=None, grant_type=None, expires_in=None,
+                       include_refresh_token=True):
+        include = include_refresh_token and tokens.offline_granted(scope)
+        return super().generate_token(user, scope, grant_type, expires_in, include)
+
+    def create_token_response(self):
+        code = self.request.authorization_code
+        if not tokens.claim_code(code):
+            # RFC 6749 §4.1.2: a code used twice is refused and its tokens are revoked.
+            tokens.revoke_grant(code.row["grant_id"], "authorization code reused")
+            raise InvalidGrantError("The authorization code was already used.")
+        return super().create_token_response()
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        token = tokens.find_refresh_token(refresh_token)
+        if token is None or token.is_revoked() or token.row["refresh_expires_at"] <= time.time():
+            return None
+        if token.row["rotated_at"] is not None:
+            # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the whole grant.
+            tokens.revoke_grant(token.grant_id, "rotated refresh token reused")
+            return None
+        return token
+
+    def authenticate_user(self, refresh_token):
+        return query_user(refresh_token.username)
+
+    def issue_token(self, user, refresh_token):
+        # RFC 6749 §6: the scope may only narrow; the new refresh token keeps the granted scope.
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        include = tokens.offline_granted(refresh_token.grant_scope)
+        return self.generate_token(user=user, scope=scope, include_refresh_token=include)
+
+    def create_token_response(self):
+        token = self.request.refresh_token
+        if not tokens.claim_rotation(token):
+            tokens.revoke_grant(token.grant_id, "refresh token used twice at once")
+            raise InvalidGrantError("The refresh token was already used.")
+        return super().create_token_response()
+
+    def revoke_old_credential(self, refresh_token):
+        """Nothing to do: claim_rotation already marked it used."""
+
+
+def query_user(username):
+    """The user, or None when removed or disabled."""
+    user = get_user(username)
+    return user if user is not None and not user.disabled else None
+
+
+class AccessTokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string):
+        token = tokens.find_access_token(token_string)
+        # A token of an app no longer in clients.toml, or of a disabled user, is dead.
+        if token is None or token.get_client() is None or query_user(token.username) is None:
+            return None
+        return token
+
+
+class UserInfo(UserInfoEndpoint):
+    def get_issuer(self):
+        return _config()["ISSUER"]
+
+    def generate_user_info(self, user, scope):
+        return user_info(user, scope, _config()["DEFAULT_LOCALE"])
+
+
+def create_server(app):
+    """Build the authorization server with its grants and endpoints."""
+    server = Server()
+    server.init_app(app, query_client=query_client, save_token=tokens.save_token)
+    server.register_token_generator("default", generate_bearer_token)
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdTokenForCode()])
+    server.register_grant(RefreshTokenGrant, [IdTokenForRefresh()])
+    protector = ResourceProtector()
+    protector.register_token_validator(AccessTokenValidator())
+    server.register_endpoint(UserInfo(resource_protector=protector))
+    return server

@@ -1,0 +1,74 @@
+"""Browser sessions at the IdP: a random id in the signed cookie, its hash and expiry in SQLite,
+so a session can be ended from the server (sign-out, disable, password change)."""
+
+import secrets
+import time
+
+import flask_login
+from flask import current_app, session
+
+from .db import get_db, secret_hash
+from .users import get_user
+
+login_manager = flask_login.LoginManager()
+
+
+class SignedIn(flask_login.UserMixin):
+    """The person behind the current browser session."""
+
+    def __init__(self, sid, user, auth_time):
+        self.sid = sid
+        self.user = user
+        self.auth_time = user.auth_time = auth_time
+
+    def get_id(self):
+        return self.sid
+
+
+@login_manager.user_loader
+def _load(sid):
+    row = get_db().execute(
+        "SELECT username, auth_time FROM sessions WHERE id_hash = ? AND expires_at > ?",
+        (secret_hash(sid), int(time.time())),
+    ).fetchone()
+    if row is None:
+        return None
+    user = get_user(row["username"])
+    if user is None or user.disabled:
+        return None
+    return SignedIn(sid, user, row["auth_time"])
+
+
+def sign_in(user):
+    """Start a new session for `user`; the old cookie's contents are dropped (new session id)."""
+    end()
+    session.clear()
+    now = int(time.time())
+    sid = secrets.token_urlsafe(32)
+    get_db().execute(
+        "INSERT INTO sessions (id_hash, username, auth_time, expires_at) VALUES (?, ?, ?, ?)",
+        (secret_hash(sid), user.username, now, now + current_app.config["SESSION_TTL"]),
+    )
+    session.permanent = True
+    flask_login.login_user(SignedIn(sid, user, now))
+
+
+def end():
+    """End the current browser session, if any."""
+    signed_in = flask_login.current_user
+    if signed_in.is_authenticated:
+        get_db().execute("DELETE FROM sessions WHERE id_hash = ?", (secret_hash(signed_in.sid),))
+    flask_login.logout_user()
+    session.clear()
+
+
+def current():
+    """The SignedIn person, or None."""
+    signed_in = flask_login.current_user
+    return signed_in if signed_in.is_authenticated else None
+
+
+def init_app(app):
+    login_manager.init_app(app)
+    login_manager.login_view = "pages.login"
+    login_manager.session_protection = None  # the session row is the protection

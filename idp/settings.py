@@ -1,0 +1,100 @@
+"""Latchkey's settings: defaults, then instance/config.toml, then IDP_* environment variables."""
+
+import difflib
+import os
+import tomllib
+from urllib.parse import urlsplit
+
+DAY = 24 * 3600
+
+#: Every setting, with its default. The type of the default is the type of the setting.
+DEFAULTS = {
+    "ISSUER": "http://127.0.0.1:5000",
+    "CLIENTS_FILE": "clients.toml",
+    "INSTANCE_PATH": "instance",
+    "DATABASE": "",  # empty: <INSTANCE_PATH>/idp.sqlite3
+    "ACCESS_TOKEN_TTL": 900,
+    "ID_TOKEN_TTL": 900,
+    "REFRESH_TOKEN_TTL": 30 * DAY,
+    "AUTH_CODE_TTL": 60,
+    "SESSION_TTL": 14 * DAY,
+    "DEFAULT_LOCALE": "en-US",
+    # argon2id cost for user passwords; OWASP's first choice (m=19 MiB, t=2, p=1),
+    # which fits a small box. RFC 9106 §4's second recommendation is m=64 MiB, t=3, p=4.
+    "ARGON2_MEMORY_KIB": 19456,
+    "ARGON2_TIME_COST": 2,
+    "ARGON2_PARALLELISM": 1,
+    # How many reverse proxies in front set X-Forwarded-* (0: trust none of those headers).
+    "PROXY_HOPS": 0,
+}
+
+
+class SettingsError(Exception):
+    """A setting cannot be read; the message says which and why."""
+
+
+def _coerce(name, value, source):
+    """Convert a value to the type of the setting's default, or explain why not."""
+    kind = type(DEFAULTS[name])
+    if kind is int:
+        if isinstance(value, bool):
+            raise SettingsError(f"{source}: {name} must be a whole number, not {value!r}")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{source}: {name} must be a whole number, not {value!r}") from None
+        minimum = 0 if name == "PROXY_HOPS" else 1
+        if number < minimum:
+            raise SettingsError(f"{source}: {name} must be at least {minimum}, not {number}")
+        return number
+    if not isinstance(value, str):
+        raise SettingsError(f"{source}: {name} must be a string, not {value!r}")
+    return value
+
+
+def _unknown(name, source):
+    hint = difflib.get_close_matches(name, DEFAULTS, n=1)
+    tip = f" (did you mean {hint[0]}?)" if hint else ""
+    return SettingsError(f"{source}: unknown setting {name}{tip}")
+
+
+def load(environ=None, overrides=None):
+    """Return the settings dict: defaults < instance/config.toml < IDP_* env < overrides."""
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    env = {k[4:]: v for k, v in environ.items() if k.startswith("IDP_")}
+    for name in env:
+        if name not in DEFAULTS:
+            raise _unknown(name, "environment variable IDP_" + name)
+    settings = dict(DEFAULTS)
+    instance = overrides.get("INSTANCE_PATH") or env.get("INSTANCE_PATH") or DEFAULTS["INSTANCE_PATH"]
+    config_file = os.path.join(instance, "config.toml")
+    if os.path.exists(config_file):
+        try:
+            with open(config_file, "rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise SettingsError(f"{config_file}: {e}") from None
+        for name, value in data.items():
+            if name not in DEFAULTS:
+                raise _unknown(name, config_file)
+            settings[name] = _coerce(name, value, config_file)
+    for name, value in env.items():
+        settings[name] = _coerce(name, value, "environment variable IDP_" + name)
+    for name, value in overrides.items():
+        if name in DEFAULTS:
+            settings[name] = _coerce(name, value, "test settings")
+    settings["INSTANCE_PATH"] = os.path.abspath(settings["INSTANCE_PATH"])
+    settings["ISSUER"] = settings["ISSUER"].rstrip("/")
+    if not settings["DATABASE"]:
+        settings["DATABASE"] = os.path.join(settings["INSTANCE_PATH"], "idp.sqlite3")
+    return settings
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def is_local_http(url):
+    """True for an http URL on a loopback host (RFC 8252 §7.3): local, so TLS is not required."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS

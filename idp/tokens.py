@@ -1,0 +1,196 @@
+"""Authorization codes and tokens in SQLite, stored only as hashes, and the atomic claims that
+make a code single-use and a refresh token rotate exactly once."""
+
+import logging
+import secrets
+import time
+
+from authlib.oauth2.rfc6749 import TokenMixin, scope_to_list
+from authlib.oidc.core import AuthorizationCodeMixin
+from flask import current_app
+
+from .db import get_db, secret_hash
+from .users import get_user
+
+log = logging.getLogger("idp.audit")
+
+
+def new_grant_id():
+    return secrets.token_urlsafe(16)
+
+
+def offline_granted(scope):
+    """OIDC Core §11: a refresh token is issued only when offline_access was granted."""
+    return "offline_access" in (scope_to_list(scope) or [])
+
+
+class AuthorizationCode(AuthorizationCodeMixin):
+    def __init__(self, row):
+        self.row = row
+        self.code_challenge = row["code_challenge"]
+        self.code_challenge_method = row["code_challenge_method"]
+
+    def get_redirect_uri(self):
+        return self.row["redirect_uri"]
+
+    def get_scope(self):
+        return self.row["scope"]
+
+    def get_nonce(self):
+        return self.row["nonce"]
+
+    def get_auth_time(self):
+        return self.row["auth_time"]
+
+    def get_acr(self):
+        return None
+
+    def get_amr(self):
+        return None
+
+
+def save_code(code, request, auth_time, now=None):
+    """Store a new authorization code (hash only), bound to client, redirect URI and PKCE challenge."""
+    now = int(now or time.time())
+    data = request.payload.data
+    get_db().execute(
+        "INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,"
+        " nonce, code_challenge, code_challenge_method, auth_time, grant_id, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            secret_hash(code), request.client.client_id, request.user.username,
+            request.payload.redirect_uri, request.scope, data.get("nonce"),
+            data.get("code_challenge"), data.get("code_challenge_method"),
+            auth_time, new_grant_id(), now + current_app.config["AUTH_CODE_TTL"],
+        ),
+    )
+
+
+def find_code(code, client_id):
+    """The unexpired code issued to `client_id`, used or not (so reuse can be detected)."""
+    row = get_db().execute(
+        "SELECT * FROM authorization_codes WHERE code_hash = ? AND client_id = ? AND expires_at > ?",
+        (secret_hash(code), client_id, int(time.time())),
+    ).fetchone()
+    return AuthorizationCode(row) if row else None
+
+
+def claim_code(code):
+    """Mark the code used; True for exactly one caller however many race (RFC 6749 §4.1.2)."""
+    cur = get_db().execute(
+        "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+        (int(time.time()), code.row["code_hash"]),
+    )
+    return cur.rowcount == 1
+
+
+def nonce_used(client_id, nonce):
+    row = get_db().execute(
+        "SELECT 1 FROM authorization_codes WHERE client_id = ? AND nonce = ?", (client_id, nonce)
+    ).fetchone()
+    return row is not None
+
+
+class Token(TokenMixin):
+    """A stored access token and, if one was issued, its refresh token."""
+
+    def __init__(self, row):
+        self.row = row
+        self.id = row["id"]
+        self.grant_id = row["grant_id"]
+        self.client_id = row["client_id"]
+        self.username = row["username"]
+        self.scope = row["scope"]
+        self.grant_scope = row["grant_scope"]
+        self.auth_time = row["auth_time"]
+
+    def check_client(self, client):
+        return self.client_id == client.client_id
+
+    def get_scope(self):
+        return self.scope
+
+    def get_expires_in(self):
+        return self.row["access_expires_at"] - self.row["issued_at"]
+
+    def is_expired(self):
+        return self.row["access_expires_at"] <= time.time()
+
+    def is_revoked(self):
+        return self.row["revoked_at"] is not None
+
+    def refresh_usable(self):
+        row = self.row
+        return (
+            row["refresh_hash"] is not None
+            and row["revoked_at"] is None
+            and row["rotated_at"] is None
+            and row["refresh_expires_at"] > time.time()
+        )
+
+    def get_user(self):
+        return get_user(self.username)
+
+    def get_client(self):
+        return current_app.extensions["latchkey_clients"].get(self.client_id)
+
+
+def save_token(token, request, now=None):
+    """Store an issued token pair (hashes only) in the family of the code or refresh token it
+    came from."""
+    now = int(now or time.time())
+    parent = request.authorization_code or request.refresh_token
+    if request.authorization_code:
+        grant_id, auth_time = parent.row["grant_id"], parent.get_auth_time()
+        grant_scope = parent.get_scope()
+    else:
+        grant_id, auth_time, grant_scope = parent.grant_id, parent.auth_time, parent.grant_scope
+    refresh = token.get("refresh_token")
+    get_db().execute(
+        "INSERT INTO tokens (grant_id, client_id, username, scope, grant_scope, access_hash,"
+        " access_expires_at, refresh_hash, refresh_expires_at, issued_at, auth_time)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            grant_id, request.client.client_id, request.user.username, token["scope"], grant_scope,
+            secret_hash(token["access_token"]), now + token["expires_in"],
+            secret_hash(refresh) if refresh else None,
+            now + request.client.refresh_token_ttl if refresh else None, now, auth_time,
+        ),
+    )
+    log.info(
+        "token issued: client=%s user=%s grant=%s scope=%r refresh=%s",
+        request.client.client_id, request.user.username, grant_id, token["scope"], bool(refresh),
+    )
+
+
+def _find(column, value):
+    row = get_db().execute(
+        f"SELECT * FROM tokens WHERE {column} = ?", (secret_hash(value),)
+    ).fetchone()
+    return Token(row) if row else None
+
+
+def find_access_token(value):
+    return _find("access_hash", value)
+
+
+def find_refresh_token(value):
+    return _find("refresh_hash", value)
+
+
+def claim_rotation(token):
+    """Mark a refresh token used; True for exactly one caller however many race."""
+    cur = get_db().execute(
+        "UPDATE tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL",
+        (int(time.time()), token.id),
+    )
+    return cur.rowcount == 1
+
+
+def revoke_grant(grant_id, reason):
+    """Revoke every token of one grant (the family of one authorization code)."""
+    cur = get_db().execute(
+        "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+        (int(time.time()), grant_id),
+    )
+    log.warning("grant revoked: grant=%s reason=%s tokens=%d", grant_id, reason, cur.rowcount)

@@ -1,0 +1,154 @@
+"""People who can sign in: storage, passwords (argon2id) and the disable/remove rules."""
+
+import logging
+import time
+
+from argon2.exceptions import InvalidHashError
+from flask import current_app
+
+from . import passwords
+from .db import get_db, transaction
+
+log = logging.getLogger(__name__)
+
+PROFILE_FIELDS = ("email", "name", "given_name", "family_name", "locale", "picture")
+
+
+class User:
+    """A row of the users table with its groups."""
+
+    def __init__(self, row, groups):
+        self.username = row["username"]
+        self.password_hash = row["password_hash"]
+        self.disabled = bool(row["disabled"])
+        self.updated_at = row["updated_at"]
+        for field in PROFILE_FIELDS:
+            setattr(self, field, row[field])
+        self.groups = groups
+
+    def get_user_id(self):
+        """Authlib's name for the subject: the username (OIDC Core §2: `sub` is a string)."""
+        return self.username
+
+
+class UserError(Exception):
+    """A user command cannot be carried out; the message says why."""
+
+
+def _hasher():
+    app = current_app
+    if "latchkey_hasher" not in app.extensions:
+        app.extensions["latchkey_hasher"] = passwords.hasher(app.config)
+    return app.extensions["latchkey_hasher"]
+
+
+def get_user(username):
+    """The user called `username`, or None."""
+    db = get_db()
+    row = db.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+    if row is None:
+        return None
+    groups = [
+        r[0]
+        for r in db.execute(
+            "SELECT group_name FROM user_groups WHERE username = ? ORDER BY group_name", (username,)
+        )
+    ]
+    return User(row, groups)
+
+
+def list_users():
+    return [get_user(r[0]) for r in get_db().execute("SELECT username FROM users ORDER BY username")]
+
+
+def add_user(username, password, email, groups=(), **profile):
+    """Create a user; raise UserError if the name is taken or invalid."""
+    if not username or username != username.strip() or any(c.isspace() for c in username):
+        raise UserError("a username must be non-empty and contain no spaces")
+    if get_user(username) is not None:
+        raise UserError(f"user {username!r} already exists (usernames are never reassigned)")
+    now = int(time.time())
+    fields = {f: profile.get(f) for f in PROFILE_FIELDS if f != "email"}
+    with transaction() as db:
+        db.execute(
+            "INSERT INTO users (username, password_hash, email, name, given_name, family_name,"
+            " locale, picture, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (username, _hasher().hash(password), email, fields["name"], fields["given_name"],
+             fields["family_name"], fields["locale"], fields["picture"], now, now),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO user_groups (username, group_name) VALUES (?, ?)",
+            [(username, g) for g in groups],
+        )
+
+
+def _require(username):
+    user = get_user(username)
+    if user is None:
+        raise UserError(f"no user called {username!r}")
+    return user
+
+
+def set_password(username, password):
+    """Change a password; every session and refresh token of the user ends."""
+    _require(username)
+    with transaction() as db:
+        db.execute(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
+            (_hasher().hash(password), int(time.time()), username),
+        )
+        end_everything(db, username)
+
+
+def set_disabled(username, disabled):
+    """Disable or enable a user; disabling ends their sessions and revokes their tokens at once."""
+    _require(username)
+    with transaction() as db:
+        db.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username))
+        if disabled:
+            end_everything(db, username)
+
+
+def remove_user(username):
+    """Delete a user with their sessions, codes and tokens (ON DELETE CASCADE)."""
+    _require(username)
+    with transaction() as db:
+        db.execute("DELETE FROM users WHERE username = ?", (username,))
+
+
+def end_everything(db, username):
+    """End every browser session and revoke every token of `username`."""
+    db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+    db.execute(
+        "UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+        (int(time.time()), username),
+    )
+
+
+def authenticate(username, password):
+    """The enabled user with this username and password, or None. A wrong username costs the
+    same argon2 run as a wrong password, so timing does not tell which was wrong."""
+    ph = _hasher()
+    user = get_user(username) if username else None
+    if user is None:
+        passwords.verify(ph, _dummy_hash(ph), password)
+        return None
+    if not passwords.verify(ph, user.password_hash, password) or user.disabled:
+        return None
+    try:
+        needs_rehash = ph.check_needs_rehash(user.password_hash)
+    except InvalidHashError:
+        needs_rehash = True
+    if needs_rehash:
+        get_db().execute(
+            "UPDATE users SET password_hash = ? WHERE username = ?", (ph.hash(password), username)
+        )
+        log.info("rehashed the password of %s with the current argon2 parameters", username)
+    return user
+
+
+def _dummy_hash(ph):
+    app = current_app
+    if "latchkey_dummy_hash" not in app.extensions:
+        app.extensions["latchkey_dummy_hash"] = ph.hash("not a password anyone has")
+    return app.extensions["latchkey_dummy_hash"]

@@ -1,0 +1,44 @@
+"""Discovery (OpenID Connect Discovery 1.0 §3) and the JWKS: exactly what Latchkey supports."""
+
+from flask import Blueprint, current_app, jsonify
+
+from ..claims import CLAIMS_SUPPORTED
+from ..clients import AUTH_METHODS, GRANT_TYPES, SUPPORTED_SCOPES
+from ..keys import public_jwks
+
+bp = Blueprint("wellknown", __name__)
+
+
+def metadata(issuer):
+    """The provider metadata for `issuer`; every endpoint is derived from it."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": list(SUPPORTED_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(GRANT_TYPES),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": CLAIMS_SUPPORTED + ["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+@bp.route("/.well-known/openid-configuration")
+def openid_configuration():
+    return jsonify(metadata(current_app.config["ISSUER"]))
+
+
+@bp.route("/.well-known/jwks.json")
+def jwks():
+    return jsonify(public_jwks(current_app.extensions["latchkey_key"]))
