@@ -87,7 +87,9 @@ def create_app(test_config=None):
     app.extensions["latchkey_server"] = create_server(app)
     for module in (wellknown, authorize, token, userinfo, pages):
         app.register_blueprint(module.bp)
-    for module in (token, userinfo):
+    # Apps call these directly (or, for /authorize, by a form on their own site); they carry
+    # their own protection (client authentication, bearer tokens, state + PKCE).
+    for module in (authorize, token, userinfo):
         csrf.exempt(module.bp)
     errors.init_app(app)
 

@@ -8,7 +8,7 @@ from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
 from flask import current_app
@@ -184,6 +184,26 @@ def query_user(username):
     return user if user is not None and not user.disabled else None
 
 
+class NoBearerToken(InvalidTokenError):
+    """RFC 6750 §3.1: a request with no bearer token gets a challenge without an error code."""
+
+    description = "Send the access token in the header 'Authorization: Bearer <token>'."
+
+    def get_headers(self):
+        headers = [h for h in super().get_headers() if h[0] != "WWW-Authenticate"]
+        return headers + [("WWW-Authenticate", 'Bearer realm="Latchkey"')]
+
+
+class BearerProtector(ResourceProtector):
+    """Accepts only `Authorization: Bearer <token>` (RFC 6750 §2.1)."""
+
+    def parse_request_authorization(self, request):
+        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NoBearerToken()
+        return self.get_token_validator("bearer"), token.strip()
+
+
 class AccessTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string):
         token = tokens.find_access_token(token_string)
@@ -208,7 +228,7 @@ def create_server(app):
     server.register_token_generator("default", generate_bearer_token)
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdTokenForCode()])
     server.register_grant(RefreshTokenGrant, [IdTokenForRefresh()])
-    protector = ResourceProtector()
-    protector.register_token_validator(AccessTokenValidator())
+    protector = BearerProtector()
+    protector.register_token_validator(AccessTokenValidator(realm="Latchkey"))
     server.register_endpoint(UserInfo(resource_protector=protector))
     return server

@@ -92,15 +92,16 @@ def nonce_used(client_id, nonce):
 
 
 class Token(TokenMixin):
-    """A stored access token and, if one was issued, its refresh token."""
+    """A stored access token and, if one was issued, its refresh token. Found by its refresh
+    token, its scope is the granted scope the refresh token carries (RFC 6749 §6)."""
 
-    def __init__(self, row):
+    def __init__(self, row, as_refresh=False):
         self.row = row
         self.id = row["id"]
         self.grant_id = row["grant_id"]
         self.client_id = row["client_id"]
         self.username = row["username"]
-        self.scope = row["scope"]
+        self.scope = row["grant_scope"] if as_refresh else row["scope"]
         self.grant_scope = row["grant_scope"]
         self.auth_time = row["auth_time"]
 
@@ -163,19 +164,14 @@ def save_token(token, request, now=None):
     )
 
 
-def _find(column, value):
-    row = get_db().execute(
-        f"SELECT * FROM tokens WHERE {column} = ?", (secret_hash(value),)
-    ).fetchone()
+def find_access_token(value):
+    row = get_db().execute("SELECT * FROM tokens WHERE access_hash = ?", (secret_hash(value),)).fetchone()
     return Token(row) if row else None
 
 
-def find_access_token(value):
-    return _find("access_hash", value)
-
-
 def find_refresh_token(value):
-    return _find("refresh_hash", value)
+    row = get_db().execute("SELECT * FROM tokens WHERE refresh_hash = ?", (secret_hash(value),)).fetchone()
+    return Token(row, as_refresh=True) if row else None
 
 
 def claim_rotation(token):
