@@ -68,6 +68,9 @@ def create_app(test_config=None):
         SESSION_COOKIE_SECURE=https,
         PERMANENT_SESSION_LIFETIME=config["SESSION_TTL"],
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        # Pages send Referrer-Policy: no-referrer, so an https POST has no Referer to check;
+        # the CSRF token and the SameSite=Lax cookie protect the forms.
+        WTF_CSRF_SSL_STRICT=False,
     )
     if settings.is_local_http(config["ISSUER"]):
         # Local testing over plain http on loopback; never set for any other issuer.

@@ -1,0 +1,90 @@
+"""Client authentication at the token endpoint (RFC 6749 §2.3.1), each client only by its method."""
+
+import base64
+from urllib.parse import quote
+
+from conftest import HASHED_CLIENT_SECRET, WEB_SECRET
+
+
+def basic(client_id, secret):
+    raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+def code_for(flow, client_id, redirect_uri):
+    code, verifier = flow.code(client_id=client_id, redirect_uri=redirect_uri, scope="openid")
+    return {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "code_verifier": verifier}
+
+
+def test_client_secret_basic(flow):
+    data = code_for(flow, "web", "https://web.example/cb")
+    assert flow.client.post("/token", data=data, headers=basic("web", WEB_SECRET)).status_code == 200
+
+
+def test_client_secret_post_with_a_hashed_secret(flow):
+    data = code_for(flow, "hashed", "https://hashed.example/cb")
+    data.update(client_id="hashed", client_secret=HASHED_CLIENT_SECRET)
+    assert flow.client.post("/token", data=data).status_code == 200
+
+
+def test_public_client_authenticates_with_none(flow):
+    data = code_for(flow, "spa", "http://127.0.0.1:5173/cb")
+    assert flow.client.post("/token", data={**data, "client_id": "spa"}).status_code == 200
+
+
+def test_wrong_secret_is_401_invalid_client_with_basic_challenge(flow):
+    data = code_for(flow, "web", "https://web.example/cb")
+    response = flow.client.post("/token", data=data, headers=basic("web", "wrong"))
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_client_may_not_use_another_method_than_its_registered_one(flow):
+    data = code_for(flow, "web", "https://web.example/cb")
+    response = flow.client.post("/token", data={**data, "client_id": "web", "client_secret": WEB_SECRET})
+    assert response.json["error"] == "invalid_client"
+    data = code_for(flow, "hashed", "https://hashed.example/cb")
+    response = flow.client.post("/token", data=data, headers=basic("hashed", HASHED_CLIENT_SECRET))
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+
+
+def test_confidential_client_cannot_pretend_to_be_public(flow):
+    data = code_for(flow, "web", "https://web.example/cb")
+    response = flow.client.post("/token", data={**data, "client_id": "web"})
+    assert response.json["error"] == "invalid_client"
+
+
+def test_basic_credentials_are_form_urlencoded(app, client):
+    """RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding."""
+    client_obj = app.extensions["latchkey_clients"].get("web")
+    client_obj.client_secret = "s3cr:t/with%odd chars"
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": "x"},
+                           headers=basic("web", "s3cr:t/with%odd chars"))
+    assert response.json["error"] == "invalid_grant"  # authenticated; the code is what is wrong
+
+
+def test_a_verified_hashed_secret_is_not_hashed_again(app, client, monkeypatch):
+    import idp.clients
+
+    calls = []
+    real = idp.clients.verify_secret
+    monkeypatch.setattr(idp.clients, "verify_secret", lambda *a: calls.append(1) or real(*a))
+    data = {"grant_type": "authorization_code", "code": "x", "client_id": "hashed",
+            "client_secret": HASHED_CLIENT_SECRET}
+    for _ in range(3):
+        assert client.post("/token", data=data).json["error"] == "invalid_grant"
+    assert len(calls) == 1
+    wrong = {**data, "client_secret": "wrong"}
+    assert client.post("/token", data=wrong).json["error"] == "invalid_client"
+
+
+def test_unsupported_grant_type(client):
+    response = client.post("/token", data={"grant_type": "password"}, headers=basic("web", WEB_SECRET))
+    assert response.status_code == 400 and response.json["error"] == "unsupported_grant_type"
+
+
+def test_get_on_token_endpoint_is_405_json(client):
+    response = client.get("/token")
+    assert response.status_code == 405 and response.json["error"] == "invalid_request"
