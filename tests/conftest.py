@@ -204,3 +204,104 @@ def flow(client, alice):
 
 
 HASHED_CLIENT_SECRET = _HASHED[0]
+
+
+ROOT = __import__("os").path.dirname(__import__("os").path.dirname(__import__("os").path.abspath(__file__)))
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """Latchkey under gunicorn in a subprocess, on a free loopback port, with its own instance."""
+
+    def __init__(self, tmp_path, clients_text=CLIENTS, workers=2):
+        import os
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        clients = tmp_path / "live-clients.toml"
+        clients.write_text(clients_text)
+        self.env = {**os.environ, "IDP_ISSUER": self.url, "IDP_INSTANCE_PATH": str(tmp_path / "live-instance"),
+                    "IDP_CLIENTS_FILE": str(clients),
+                    **{f"IDP_{k}": str(v) for k, v in FAST_ARGON2.items()}}
+        self.log = open(tmp_path / "server.log", "w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
+             "app:app"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self._wait()
+
+    def _wait(self):
+        import time
+
+        import requests
+
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("server exited:\n" + self.output())
+            try:
+                requests.get(self.url + "/.well-known/openid-configuration", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start:\n" + self.output())
+
+    def flask(self, *args, input=None):
+        """Run a `flask …` command against this server's instance."""
+        import subprocess
+        import sys
+
+        return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=self.env, input=input,
+                              capture_output=True, text=True, timeout=60)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.log.close()
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    server = LiveServer(tmp_path)
+    result = server.flask("user", "add", "alice", "--email", "alice@example.org", "--name", "Alice Liddell",
+                          "--group", "staff", "--password-stdin", input=PASSWORD + "\n")
+    assert result.returncode == 0, result.stderr
+    yield server
+    server.stop()
+
+
+def browser_sign_in(session, authorize_url, username="alice", password=PASSWORD):
+    """Follow an authorization request through the HTML login form like a browser, and return
+    the final redirect to the app (which is not followed: no app listens there)."""
+    from urllib.parse import urljoin
+
+    url = authorize_url
+    for _ in range(10):
+        response = session.get(url, allow_redirects=False)
+        if response.status_code == 200 and 'name="password"' in response.text:
+            next_url = re.search(r'name="next" value="([^"]+)"', response.text).group(1).replace("&amp;", "&")
+            response = session.post(urljoin(url, "/login"), allow_redirects=False, data={
+                "username": username, "password": password, "next": next_url,
+                "csrf_token": csrf_token(response.text)})
+            assert response.status_code == 303, response.text
+        assert response.status_code in (302, 303), (response.status_code, response.text)
+        location = urljoin(url, response.headers["Location"])
+        if not location.startswith(urljoin(url, "/")):
+            return location
+        url = location
+    raise AssertionError("too many redirects")

@@ -1,0 +1,56 @@
+"""Codes, access tokens, refresh tokens and session ids are stored only as hashes; expired rows go."""
+
+import time
+from pathlib import Path
+
+from idp.db import connect, purge_expired, secret_hash
+
+
+def database_bytes(app):
+    db = connect(app.config["DATABASE"])
+    db.execute("PRAGMA wal_checkpoint(FULL)")
+    db.close()
+    wal = Path(app.config["DATABASE"] + "-wal")
+    return Path(app.config["DATABASE"]).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_no_code_or_token_is_stored_in_the_clear(flow, app):
+    code, verifier = flow.code(scope="openid offline_access")
+    tokens = flow.exchange(code, verifier).json
+    data = database_bytes(app)
+    for secret in (code, tokens["access_token"], tokens["refresh_token"]):
+        assert secret.encode() not in data
+        assert secret_hash(secret).encode() in data
+
+
+def test_session_id_is_stored_as_a_hash(flow, app):
+    rows = connect(app.config["DATABASE"]).execute("SELECT id_hash FROM sessions").fetchall()
+    assert len(rows) == 1 and len(rows[0][0]) == 64
+
+
+def test_purge_removes_expired_codes_sessions_and_dead_tokens(flow, app):
+    alive = flow.tokens()
+    flow.tokens(scope="openid")  # no refresh token: gone once the access token expires
+    db = connect(app.config["DATABASE"])
+    now = int(time.time())
+    db.execute("UPDATE tokens SET access_expires_at = ?", (now - 1,))
+    db.execute("UPDATE authorization_codes SET expires_at = ?", (now - 7200,))
+    purge_expired(db, now)
+    assert db.execute("SELECT COUNT(*) FROM authorization_codes").fetchone()[0] == 0
+    remaining = db.execute("SELECT refresh_hash FROM tokens").fetchall()
+    assert [r[0] for r in remaining] == [secret_hash(alive["refresh_token"])]
+    db.execute("UPDATE sessions SET expires_at = ?", (now - 1,))
+    db.execute("UPDATE tokens SET refresh_expires_at = ?", (now - 1,))
+    purge_expired(db, now)
+    assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+
+
+def test_rotated_tokens_stay_while_their_grant_lives_so_reuse_is_caught(flow, app):
+    first = flow.tokens()
+    flow.token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    db = connect(app.config["DATABASE"])
+    now = int(time.time()) + 1000
+    db.execute("UPDATE tokens SET access_expires_at = ?", (now - 1,))
+    purge_expired(db, now)
+    assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 2
