@@ -118,3 +118,4 @@ def purge_if_due(app):
 
 def init_app(app):
     app.teardown_appcontext(close_db)
+    app.before_request(lambda: purge_if_due(app))

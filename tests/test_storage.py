@@ -54,3 +54,12 @@ def test_rotated_tokens_stay_while_their_grant_lives_so_reuse_is_caught(flow, ap
     db.execute("UPDATE tokens SET access_expires_at = ?", (now - 1,))
     purge_expired(db, now)
     assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 2
+
+
+def test_expired_rows_are_purged_while_serving(flow, app):
+    flow.code()
+    db = connect(app.config["DATABASE"])
+    db.execute("UPDATE authorization_codes SET expires_at = 0")
+    app.extensions["latchkey_last_purge"] = 0  # the last purge is long ago
+    flow.client.get("/.well-known/jwks.json")
+    assert db.execute("SELECT COUNT(*) FROM authorization_codes").fetchone()[0] == 0
