@@ -150,11 +150,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):
         token = tokens.find_refresh_token(refresh_token)
-        if token is None or token.is_revoked() or token.row["refresh_expires_at"] <= time.time():
-            return None
-        if token.row["rotated_at"] is not None:
-            # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the whole grant.
-            tokens.revoke_grant(token.grant_id, "rotated refresh token reused")
+        if token is None or token.row["revoked_at"] is not None or token.is_expired():
             return None
         return token
 
@@ -169,13 +165,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def create_token_response(self):
         token = self.request.refresh_token
-        if not tokens.claim_rotation(token):
-            tokens.revoke_grant(token.grant_id, "refresh token used twice at once")
+        if token.row["rotated_at"] is None:
+            claimed = tokens.claim_rotation(token)
+        else:
+            # A retry right after a rotation whose answer was lost (README: refresh grace).
+            claimed = tokens.supersede_unused_child(token, _config()["REFRESH_REUSE_GRACE"])
+        if not claimed:
+            # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the whole grant.
+            tokens.revoke_grant(token.grant_id, "rotated refresh token reused")
             raise InvalidGrantError("The refresh token was already used.")
         return super().create_token_response()
 
     def revoke_old_credential(self, refresh_token):
-        """Nothing to do: claim_rotation already marked it used."""
+        """Nothing to do: the rotation was claimed before the new tokens were made."""
 
 
 def query_user(username):

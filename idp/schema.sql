@@ -51,6 +51,7 @@ CREATE INDEX authorization_codes_expires_at ON authorization_codes (expires_at);
 CREATE TABLE tokens (
     id INTEGER PRIMARY KEY,
     grant_id TEXT NOT NULL,
+    parent_id INTEGER,            -- the row whose refresh token was rotated into this one
     client_id TEXT NOT NULL,
     username TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
     scope TEXT NOT NULL,          -- the access token's scope
@@ -62,8 +63,18 @@ CREATE TABLE tokens (
     issued_at INTEGER NOT NULL,
     auth_time INTEGER NOT NULL,
     rotated_at INTEGER,           -- the refresh token was used and replaced
-    revoked_at INTEGER
+    access_revoked_at INTEGER,    -- only the access token was revoked (RFC 7009)
+    revoked_at INTEGER            -- both tokens are dead
 );
 CREATE INDEX tokens_grant_id ON tokens (grant_id);
+CREATE INDEX tokens_parent_id ON tokens (parent_id);
 CREATE INDEX tokens_username ON tokens (username);
 CREATE INDEX tokens_access_expires_at ON tokens (access_expires_at);
+
+-- Failed sign-ins per username and per address, to slow down password guessing.
+CREATE TABLE login_failures (
+    key TEXT PRIMARY KEY,         -- 'user:<username>' or 'addr:<address>'
+    failures INTEGER NOT NULL,
+    last_failure_at INTEGER NOT NULL,
+    blocked_until INTEGER NOT NULL
+);

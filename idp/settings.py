@@ -18,6 +18,9 @@ DEFAULTS = {
     "REFRESH_TOKEN_TTL": 30 * DAY,
     "AUTH_CODE_TTL": 60,
     "SESSION_TTL": 14 * DAY,
+    # A client that retries a refresh within this many seconds, before using the refresh token it
+    # got, gets a new pair instead of having the grant revoked (lost responses on bad networks).
+    "REFRESH_REUSE_GRACE": 10,
     "DEFAULT_LOCALE": "en-US",
     # argon2id cost for user passwords; OWASP's first choice (m=19 MiB, t=2, p=1),
     # which fits a small box. RFC 9106 §4's second recommendation is m=64 MiB, t=3, p=4.
@@ -43,7 +46,7 @@ def _coerce(name, value, source):
             number = int(value)
         except (TypeError, ValueError):
             raise SettingsError(f"{source}: {name} must be a whole number, not {value!r}") from None
-        minimum = 0 if name == "PROXY_HOPS" else 1
+        minimum = 0 if name in ("PROXY_HOPS", "REFRESH_REUSE_GRACE") else 1
         if number < minimum:
             raise SettingsError(f"{source}: {name} must be at least {minimum}, not {number}")
         return number

@@ -1,7 +1,6 @@
 """Authorization codes and tokens in SQLite, stored only as hashes, and the atomic claims that
 make a code single-use and a refresh token rotate exactly once."""
 
-import logging
 import secrets
 import time
 
@@ -9,10 +8,9 @@ from authlib.oauth2.rfc6749 import TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from flask import current_app
 
+from . import audit
 from .db import get_db, secret_hash
 from .users import get_user
-
-log = logging.getLogger("idp.audit")
 
 
 def new_grant_id():
@@ -92,11 +90,13 @@ def nonce_used(client_id, nonce):
 
 
 class Token(TokenMixin):
-    """A stored access token and, if one was issued, its refresh token. Found by its refresh
-    token, its scope is the granted scope the refresh token carries (RFC 6749 §6)."""
+    """A stored access token and, if one was issued, its refresh token, seen as the one it was
+    found by: a refresh token has its own scope (the granted one, RFC 6749 §6), expiry and
+    revocation."""
 
     def __init__(self, row, as_refresh=False):
         self.row = row
+        self.kind = "refresh_token" if as_refresh else "access_token"
         self.id = row["id"]
         self.grant_id = row["grant_id"]
         self.client_id = row["client_id"]
@@ -111,23 +111,19 @@ class Token(TokenMixin):
     def get_scope(self):
         return self.scope
 
+    def get_expires_at(self):
+        return self.row["refresh_expires_at" if self.kind == "refresh_token" else "access_expires_at"]
+
     def get_expires_in(self):
-        return self.row["access_expires_at"] - self.row["issued_at"]
+        return self.get_expires_at() - self.row["issued_at"]
 
     def is_expired(self):
-        return self.row["access_expires_at"] <= time.time()
+        return self.get_expires_at() <= time.time()
 
     def is_revoked(self):
-        return self.row["revoked_at"] is not None
-
-    def refresh_usable(self):
         row = self.row
-        return (
-            row["refresh_hash"] is not None
-            and row["revoked_at"] is None
-            and row["rotated_at"] is None
-            and row["refresh_expires_at"] > time.time()
-        )
+        other = row["rotated_at"] if self.kind == "refresh_token" else row["access_revoked_at"]
+        return row["revoked_at"] is not None or other is not None
 
     def get_user(self):
         return get_user(self.username)
@@ -140,28 +136,43 @@ def save_token(token, request, now=None):
     """Store an issued token pair (hashes only) in the family of the code or refresh token it
     came from."""
     now = int(now or time.time())
-    parent = request.authorization_code or request.refresh_token
     if request.authorization_code:
-        grant_id, auth_time = parent.row["grant_id"], parent.get_auth_time()
-        grant_scope = parent.get_scope()
+        code = request.authorization_code
+        grant_id, auth_time, grant_scope = code.row["grant_id"], code.get_auth_time(), code.get_scope()
+        parent_id = None
     else:
+        parent = request.refresh_token
         grant_id, auth_time, grant_scope = parent.grant_id, parent.auth_time, parent.grant_scope
+        parent_id = parent.id
     refresh = token.get("refresh_token")
     get_db().execute(
-        "INSERT INTO tokens (grant_id, client_id, username, scope, grant_scope, access_hash,"
+        "INSERT INTO tokens (grant_id, parent_id, client_id, username, scope, grant_scope, access_hash,"
         " access_expires_at, refresh_hash, refresh_expires_at, issued_at, auth_time)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            grant_id, request.client.client_id, request.user.username, token["scope"], grant_scope,
-            secret_hash(token["access_token"]), now + token["expires_in"],
+            grant_id, parent_id, request.client.client_id, request.user.username, token["scope"],
+            grant_scope, secret_hash(token["access_token"]), now + token["expires_in"],
             secret_hash(refresh) if refresh else None,
             now + request.client.refresh_token_ttl if refresh else None, now, auth_time,
         ),
     )
-    log.info(
-        "token issued: client=%s user=%s grant=%s scope=%r refresh=%s",
-        request.client.client_id, request.user.username, grant_id, token["scope"], bool(refresh),
+    audit.event(
+        "token_issued" if parent_id is None else "token_rotated",
+        client=request.client.client_id, user=request.user.username, grant=grant_id,
+        scope=token["scope"], refresh=bool(refresh),
     )
+
+
+def find_token(value, hint=None):
+    """An access or refresh token, whatever the hint says (RFC 7009 §2.1: a wrong hint is
+    only a slower search)."""
+    finders = [find_access_token, find_refresh_token]
+    if hint == "refresh_token":
+        finders.reverse()
+    for find in finders:
+        if token := find(value):
+            return token
+    return None
 
 
 def find_access_token(value):
@@ -183,10 +194,31 @@ def claim_rotation(token):
     return cur.rowcount == 1
 
 
+def supersede_unused_child(token, grace):
+    """A client retries with a refresh token it has just rotated (a lost response): if that was
+    at most `grace` seconds ago and the refresh token it got was never used, retire that one so
+    the retry can have a fresh pair. True for exactly one caller."""
+    now = int(time.time())
+    if token.row["rotated_at"] is None or now - token.row["rotated_at"] > grace:
+        return False
+    cur = get_db().execute(
+        "UPDATE tokens SET revoked_at = ? WHERE parent_id = ? AND rotated_at IS NULL AND revoked_at IS NULL",
+        (now, token.id),
+    )
+    return cur.rowcount == 1
+
+
+def revoke_access(token):
+    """Revoke one access token; its refresh token lives on (RFC 7009 §2.1)."""
+    get_db().execute("UPDATE tokens SET access_revoked_at = ? WHERE id = ?", (int(time.time()), token.id))
+    audit.event("token_revoked", kind="access_token", client=token.client_id, user=token.username,
+                grant=token.grant_id)
+
+
 def revoke_grant(grant_id, reason):
     """Revoke every token of one grant (the family of one authorization code)."""
     cur = get_db().execute(
         "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
         (int(time.time()), grant_id),
     )
-    log.warning("grant revoked: grant=%s reason=%s tokens=%d", grant_id, reason, cur.rowcount)
+    audit.event("grant_revoked", grant=grant_id, reason=reason, tokens=cur.rowcount)

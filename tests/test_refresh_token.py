@@ -33,14 +33,48 @@ def test_refresh_returns_a_new_pair_and_kills_the_old_refresh_token(flow, app):
 def test_reusing_a_rotated_refresh_token_revokes_the_whole_grant(flow, app):
     first = flow.tokens()
     second = refresh(flow, first["refresh_token"]).json
+    third = refresh(flow, second["refresh_token"]).json  # the new one has been used
     reuse = refresh(flow, first["refresh_token"])
     assert reuse.status_code == 400 and reuse.json["error"] == "invalid_grant"
-    # the newer refresh token and access token of the same grant are dead too
-    assert refresh(flow, second["refresh_token"]).json["error"] == "invalid_grant"
-    userinfo = flow.client.get("/userinfo", headers={"Authorization": "Bearer " + second["access_token"]})
+    # the newest refresh token and access token of the same grant are dead too
+    assert refresh(flow, third["refresh_token"]).json["error"] == "invalid_grant"
+    userinfo = flow.client.get("/userinfo", headers={"Authorization": "Bearer " + third["access_token"]})
     assert userinfo.status_code == 401
     db = connect(app.config["DATABASE"])
     assert db.execute("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NULL").fetchone()[0] == 0
+
+
+def test_retry_within_grace_before_the_new_token_was_used_gets_a_working_pair(flow, app):
+    first = flow.tokens()
+    lost = refresh(flow, first["refresh_token"]).json  # the answer never reached the client
+    retry = refresh(flow, first["refresh_token"])
+    assert retry.status_code == 200
+    assert refresh(flow, retry.json["refresh_token"]).status_code == 200
+    # the pair whose answer was lost was retired, not left alive beside the new one
+    assert refresh(flow, lost["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_retry_after_the_grace_revokes_the_grant(flow, app):
+    first = flow.tokens()
+    second = refresh(flow, first["refresh_token"]).json
+    connect(app.config["DATABASE"]).execute("UPDATE tokens SET rotated_at = rotated_at - 11")
+    assert refresh(flow, first["refresh_token"]).json["error"] == "invalid_grant"
+    assert refresh(flow, second["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_grace_zero_turns_the_retry_off(settings, alice):
+    from conftest import login
+
+    from idp import create_app
+
+    app = create_app({**settings, "REFRESH_REUSE_GRACE": 0})
+    client = app.test_client()
+    login(client)
+    flow = Flow(client)
+    first = flow.tokens()
+    refresh(flow, first["refresh_token"])
+    connect(app.config["DATABASE"]).execute("UPDATE tokens SET rotated_at = rotated_at - 1")
+    assert refresh(flow, first["refresh_token"]).json["error"] == "invalid_grant"
 
 
 def test_refresh_scope_can_only_narrow(flow):
@@ -92,11 +126,13 @@ def test_parallel_refreshes_of_one_token_never_both_succeed(flow, app):
 
     def go():
         with app.test_client() as c:
-            results.append(refresh(Flow(c), first["refresh_token"]).status_code)
+            results.append(refresh(Flow(c), first["refresh_token"]).json)
 
     threads = [threading.Thread(target=go) for _ in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results.count(200) <= 1 and len(results) == 6
+    issued = [r["refresh_token"] for r in results if "refresh_token" in r]
+    still_working = [t for t in issued if refresh(flow, t).status_code == 200]
+    assert len(results) == 6 and len(still_working) <= 1
