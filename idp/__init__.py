@@ -94,6 +94,8 @@ def create_app(test_config=None):
     # their own protection (client authentication, bearer tokens, state + PKCE).
     for module in (authorize, token, userinfo):
         csrf.exempt(module.bp)
+    # Apps may POST their logout request; the confirmation form checks its own CSRF token.
+    csrf.exempt(pages.logout)
     errors.init_app(app)
 
     from . import cli

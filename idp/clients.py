@@ -113,7 +113,7 @@ class Client(ClientMixin):
         self.access_token_ttl = data.get("access_token_ttl", defaults["ACCESS_TOKEN_TTL"])
         self.id_token_ttl = data.get("id_token_ttl", defaults["ID_TOKEN_TTL"])
         self.refresh_token_ttl = data.get("refresh_token_ttl", defaults["REFRESH_TOKEN_TTL"])
-        self.client_metadata = {}
+        self.client_metadata = {"post_logout_redirect_uris": self.post_logout_redirect_uris}
         self._verified_secret_digest = None
 
     def get_client_id(self):

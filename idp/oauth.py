@@ -5,15 +5,17 @@ defaults where the specs ask for more."""
 import time
 
 from authlib.common.security import generate_token
-from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
 
-from . import tokens
+from . import sessions, tokens
 from .claims import user_info
 from .users import get_user
 
@@ -25,11 +27,18 @@ def _config():
 
 
 class Server(AuthorizationServer):
+    def authenticate_client(self, request, methods, endpoint="token"):
+        # RFC 6749 §2.3.1: credentials must not be sent in the request URI.
+        if "client_secret" in request.args:
+            raise InvalidRequestError("Send client_secret in the request body or in Basic, never in the URL.")
+        # RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
+        basic = (request.headers.get("Authorization") or "").split(" ")[0].lower() == "basic"
+        if basic and "client_secret" in request.form:
+            raise InvalidRequestError("Send the client credentials one way only: Basic or the body.")
+        return super().authenticate_client(request, methods, endpoint)
+
     def handle_response(self, status_code, payload, headers):
         response = super().handle_response(status_code, payload, headers)
-        if response.status_code == 302 and response.location:
-            # RFC 9207 §2: every authorization response, success or error, names the issuer.
-            response.location = add_params_to_uri(response.location, {"iss": _config()["ISSUER"]})
         if response.mimetype == "application/json":
             # RFC 6749 §5.1, §5.2: token responses and their errors must not be cached.
             response.headers["Cache-Control"] = "no-store"
@@ -180,6 +189,66 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Nothing to do: the rotation was claimed before the new tokens were made."""
 
 
+class Revocation(RevocationEndpoint):
+    """RFC 7009. Public clients revoke with their client_id alone."""
+
+    CLIENT_AUTH_METHODS = AUTH_METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return tokens.find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token, request):
+        if token.kind == "refresh_token":
+            # RFC 7009 §2.1: revoking a refresh token also kills the access tokens of its grant.
+            tokens.revoke_grant(token.grant_id, "refresh token revoked by the client")
+        else:
+            tokens.revoke_access(token)
+
+
+class Introspection(IntrospectionEndpoint):
+    """RFC 7662. Only an authenticated (confidential) client may ask, about its own tokens."""
+
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def query_token(self, token_string, token_type_hint):
+        return tokens.find_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        # RFC 7662 §4: a client learns nothing about another client's tokens.
+        return token.client_id == client.client_id
+
+    def introspect_token(self, token):
+        if query_user(token.username) is None:
+            return {"active": False}
+        return {
+            "active": True,
+            "scope": token.get_scope(),
+            "client_id": token.client_id,
+            "username": token.username,
+            "sub": token.username,
+            "exp": token.get_expires_at(),
+            "iat": token.row["issued_at"],
+            "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+            "iss": _config()["ISSUER"],
+        }
+
+
+class EndSession(EndSessionEndpoint):
+    """OpenID Connect RP-Initiated Logout 1.0: Authlib checks the hint's signature (expired hints
+    are accepted, §2), the client_id against its audience and the redirect URI, string for string."""
+
+    def get_server_jwks(self):
+        from .keys import public_jwks
+
+        return public_jwks(current_app.extensions["latchkey_key"])
+
+    def get_algorithms(self):
+        return ["RS256"]  # never "none", never a symmetric algorithm
+
+    def end_session(self, end_session_request):
+        sessions.end()
+
+
 def query_user(username):
     """The user, or None when removed or disabled."""
     user = get_user(username)
@@ -233,4 +302,7 @@ def create_server(app):
     protector = BearerProtector()
     protector.register_token_validator(AccessTokenValidator(realm="Latchkey"))
     server.register_endpoint(UserInfo(resource_protector=protector))
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    server.register_endpoint(EndSession)
     return server

@@ -88,3 +88,17 @@ def test_unsupported_grant_type(client):
 def test_get_on_token_endpoint_is_405_json(client):
     response = client.get("/token")
     assert response.status_code == 405 and response.json["error"] == "invalid_request"
+
+
+def test_credentials_sent_two_ways_at_once_are_invalid_request(flow):
+    data = code_for(flow, "web", "https://web.example/cb")
+    response = flow.client.post("/token", data={**data, "client_id": "web", "client_secret": WEB_SECRET},
+                                headers=basic("web", WEB_SECRET))
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+
+
+def test_a_secret_in_the_query_string_is_refused(flow):
+    data = code_for(flow, "hashed", "https://hashed.example/cb")
+    response = flow.client.post("/token?client_secret=" + HASHED_CLIENT_SECRET, data={**data, "client_id": "hashed"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert "never in the URL" in response.json["error_description"]

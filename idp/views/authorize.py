@@ -4,6 +4,7 @@ needed, then send the app its code."""
 import time
 from urllib.parse import urlencode
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from authlib.oidc.core.errors import LoginRequiredError
@@ -19,11 +20,18 @@ def _server():
     return current_app.extensions["latchkey_server"]
 
 
+def _with_iss(response):
+    """RFC 9207 §2: every authorization response, success or error, names the issuer."""
+    if response.status_code == 302:
+        response.location = add_params_to_uri(response.location, {"iss": current_app.config["ISSUER"]})
+    return response
+
+
 def _error(error):
     """Redirect the error to the app when its redirect URI is known and registered; otherwise
     an HTML page, never a redirect (RFC 6749 §4.1.2.1)."""
     if error.redirect_uri:
-        return _server().handle_error_response(None, error)
+        return _with_iss(_server().handle_error_response(None, error))
     return error_page(
         "This sign-in request cannot be used",
         f"{error.description or error.error} Go back to the app and start again; "
@@ -76,4 +84,4 @@ def authorize():
                 state=request.values.get("state"),
             )
         )
-    return _server().create_authorization_response(grant_user=user, grant=grant)
+    return _with_iss(_server().create_authorization_response(grant_user=user, grant=grant))

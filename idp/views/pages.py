@@ -1,18 +1,17 @@
 """The pages people see: sign in, sign out, and a home page."""
 
-import logging
 from urllib.parse import parse_qs, urlsplit
 
+from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from .. import sessions
+from .. import audit, sessions
 from ..users import authenticate
 
 bp = Blueprint("pages", __name__)
-audit = logging.getLogger("idp.audit")
 
 
 class LoginForm(FlaskForm):
@@ -49,10 +48,10 @@ def login():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
             sessions.sign_in(user)
-            audit.info("sign-in: user=%s from=%s", user.username, request.remote_addr)
+            audit.event("sign_in", user=user.username, address=request.remote_addr)
             # 303: the browser follows with a GET and never re-posts the password.
             return redirect(next_url or url_for("pages.home"), 303)
-        audit.info("sign-in failed: username=%r from=%s", form.username.data, request.remote_addr)
+        audit.event("sign_in_failed", username=form.username.data, address=request.remote_addr)
         error = "Wrong username or password."
     elif form.is_submitted():
         error = "Enter your username and password."
@@ -71,14 +70,41 @@ def _hint_from(next_url):
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), and the sign-out link.
+    With a valid id_token_hint and a registered post_logout_redirect_uri the browser goes back
+    to the app at once; otherwise the person confirms and sees the signed-out page (§2, §3, §6)."""
+    server = current_app.extensions["latchkey_server"]
+    unverified = False
+    try:
+        end_request = server.validate_endpoint_request("end_session")
+    except OAuth2Error:
+        # §4: an invalid request (bad hint, client_id not its audience) gets no redirect;
+        # the person may still sign out.
+        end_request, unverified = None, True
+    asked_uri = request.values.get("post_logout_redirect_uri")
+    trusted = (
+        end_request is not None
+        and not end_request.needs_confirmation
+        and (end_request.redirect_uri is not None or not asked_uri)
+    )
     form = ConfirmForm()
-    if form.validate_on_submit():
+    if trusted or form.validate_on_submit():
         signed_in = sessions.current()
         if signed_in:
-            audit.info("sign-out: user=%s", signed_in.user.username)
-        sessions.end()
+            audit.event("sign_out", user=signed_in.user.username,
+                        client=end_request.client.client_id if end_request and end_request.client else None)
+        if trusted:
+            response = server.create_endpoint_response("end_session", end_request)
+            if response is not None:
+                return response
+        else:
+            sessions.end()
         return render_template("signed_out.html")
-    return render_template("logout.html", form=form, signed_in=sessions.current())
+    problem = None
+    if unverified or asked_uri:
+        problem = "The app's sign-out request could not be verified, so you will not be sent back to it."
+    return render_template("logout.html", form=form, signed_in=sessions.current(), problem=problem,
+                           client=end_request.client if end_request else None)
 
 
 @bp.route("/")

@@ -1,4 +1,4 @@
-"""The token endpoint (RFC 6749 §3.2): authorization_code and refresh_token grants."""
+"""The token endpoint (RFC 6749 §3.2) with its grants, revocation (RFC 7009) and introspection (RFC 7662)."""
 
 from flask import Blueprint, current_app
 
@@ -8,3 +8,13 @@ bp = Blueprint("token", __name__)
 @bp.route("/token", methods=["POST"])
 def token():
     return current_app.extensions["latchkey_server"].create_token_response()
+
+
+@bp.route("/revoke", methods=["POST"])
+def revoke():
+    return current_app.extensions["latchkey_server"].create_endpoint_response("revocation")
+
+
+@bp.route("/introspect", methods=["POST"])
+def introspect():
+    return current_app.extensions["latchkey_server"].create_endpoint_response("introspection")
