@@ -12,8 +12,11 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
 
 from . import sessions, tokens
 from .claims import user_info
@@ -80,6 +83,42 @@ class S256CodeChallenge(CodeChallenge):
         if challenge and method is None:
             raise InvalidRequestError("code_challenge_method=S256 is required ('plain' is not supported).")
         super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationRequestRules:
+    """Checks of the authorization request that Authlib leaves to the provider. They run once
+    the client and redirect URI are known, so their errors go back to the app."""
+
+    def __call__(self, grant):
+        grant.register_hook("after_validate_authorization_request_payload", self.check)
+
+    def check(self, grant, redirect_uri):
+        payload = grant.request.payload
+        # RFC 6749 §3.1: request parameters MUST NOT be included more than once.
+        for key, values in payload.datalist.items():
+            if len(values) > 1:
+                raise InvalidRequestError(f"The parameter '{key}' was sent more than once.")
+        # OIDC Core §6: request objects are not supported (discovery says so too).
+        if "request" in payload.data:
+            raise RequestNotSupportedError("Request objects are not supported.")
+        if "request_uri" in payload.data:
+            raise RequestURINotSupportedError("request_uri is not supported.")
+        max_age = payload.data.get("max_age")
+        if max_age is not None and not (max_age.isdigit() and len(max_age) < 10):
+            raise InvalidRequestError("max_age must be a number of seconds.")
+
+
+def id_token_hint_claims(token):
+    """The claims of an ID token this provider issued (expired ones too: a hint names a person,
+    it grants nothing), or None for anything else."""
+    try:
+        decoded = jwt.decode(token, current_app.extensions["latchkey_key"], algorithms=["RS256"])
+    except (JoseError, ValueError, TypeError):
+        return None
+    claims = decoded.claims
+    if claims.get("iss") != _config()["ISSUER"] or not isinstance(claims.get("sub"), str):
+        return None
+    return claims
 
 
 class IdTokenMixin:
@@ -297,7 +336,10 @@ def create_server(app):
     server = Server()
     server.init_app(app, query_client=query_client, save_token=tokens.save_token)
     server.register_token_generator("default", generate_bearer_token)
-    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), IdTokenForCode()])
+    server.register_grant(
+        AuthorizationCodeGrant,
+        [AuthorizationRequestRules(), S256CodeChallenge(required=True), IdTokenForCode()],
+    )
     server.register_grant(RefreshTokenGrant, [IdTokenForRefresh()])
     protector = BearerProtector()
     protector.register_token_validator(AccessTokenValidator(realm="Latchkey"))

@@ -1,17 +1,18 @@
-"""The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2): sign the person in if
-needed, then send the app its code."""
+"""The authorization endpoint (RFC 6749 §4.1.1, OIDC Core §3.1.2): Authlib validates the request,
+then the person is signed in if needed and the app gets its code."""
 
 import time
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint, current_app, redirect, request, url_for
 
 from .. import sessions
 from ..errors import error_page
+from ..oauth import id_token_hint_claims
 
 bp = Blueprint("authorize", __name__)
 
@@ -40,16 +41,18 @@ def _error(error):
     )
 
 
-def _login_url(drop_prompt_login):
+def _login_url(hint=None):
     """The login page, returning afterwards to this same authorization request as a GET."""
     params = []
     for key, value in request.values.items(multi=True):
-        if key == "prompt" and drop_prompt_login:
+        if key == "prompt":
             # prompt=login is satisfied by the login that follows; don't ask twice.
             value = " ".join(p for p in value.split() if p != "login")
             if not value:
                 continue
         params.append((key, value))
+    if hint and "login_hint" not in request.values:
+        params.append(("login_hint", hint))
     return url_for("pages.login", next=url_for("authorize.authorize") + "?" + urlencode(params))
 
 
@@ -58,30 +61,38 @@ def _must_sign_in(signed_in, prompts):
     if signed_in is None or "login" in prompts:
         return True
     max_age = request.values.get("max_age")
-    if max_age is not None and max_age.isdigit():
-        return time.time() - signed_in.auth_time > int(max_age)
-    return False
+    return max_age is not None and time.time() - signed_in.auth_time > int(max_age)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
+    mode = request.values.get("response_mode")
+    if mode not in (None, "query"):
+        # The response cannot be delivered in a mode Latchkey does not speak: a page, not a redirect.
+        return error_page("This sign-in request cannot be used",
+                          f"response_mode={mode} is not supported; Latchkey answers in the query.", 400)
     signed_in = sessions.current()
     user = signed_in.user if signed_in else None
     try:
         grant = _server().get_consent_grant(end_user=user)
     except OAuth2Error as error:
         return _error(error)
+
+    def deny(error_class, description):
+        return _error(error_class(description, redirect_uri=grant.redirect_uri, state=request.values.get("state")))
+
     prompts = (request.values.get("prompt") or "").split()
+    hint = request.values.get("id_token_hint")
+    hinted = id_token_hint_claims(hint) if hint else None
+    if hint and hinted is None:
+        return deny(InvalidRequestError, "The id_token_hint was not issued by this provider.")
     if _must_sign_in(signed_in, prompts):
         if "none" in prompts:
-            return _error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=request.values.get("state")))
-        return redirect(_login_url(drop_prompt_login=True))
+            return deny(LoginRequiredError, "The person must sign in first.")
+        return redirect(_login_url(hinted["sub"] if hinted else None))
+    if hinted and hinted["sub"] != user.username:
+        # OIDC Core §3.1.2.1: never hand out tokens of a different person than the hint names.
+        return deny(LoginRequiredError, "Another person is signed in than the id_token_hint names.")
     if not grant.client.may_sign_in(user.groups):
-        return _error(
-            AccessDeniedError(
-                f"{user.username} is not in a group allowed to use {grant.client.client_name}.",
-                redirect_uri=grant.redirect_uri,
-                state=request.values.get("state"),
-            )
-        )
+        return deny(AccessDeniedError, f"{user.username} is not in a group allowed to use {grant.client.client_name}.")
     return _with_iss(_server().create_authorization_response(grant_user=user, grant=grant))
