@@ -7,7 +7,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, errors, keys, sessions, settings
+from . import cors, db, errors, keys, sessions, settings
 from .clients import ClientRegistry, ClientsFileError
 
 log = logging.getLogger("idp")
@@ -97,6 +97,7 @@ def create_app(test_config=None):
     # Apps may POST their logout request; the confirmation form checks its own CSRF token.
     csrf.exempt(pages.logout)
     errors.init_app(app)
+    cors.init_app(app)
 
     from . import cli
 

@@ -94,6 +94,7 @@ def purge_expired(db, now=None):
     now = int(now or time.time())
     db.execute("DELETE FROM authorization_codes WHERE expires_at < ?", (now - 3600,))
     db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+    db.execute("DELETE FROM login_failures WHERE last_failure_at < ? AND blocked_until < ?", (now - 3600, now))
     db.execute(
         "DELETE FROM tokens WHERE access_expires_at < ?"
         " AND (refresh_expires_at IS NULL OR refresh_expires_at < ? OR rotated_at IS NOT NULL"

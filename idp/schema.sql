@@ -75,6 +75,6 @@ CREATE INDEX tokens_access_expires_at ON tokens (access_expires_at);
 CREATE TABLE login_failures (
     key TEXT PRIMARY KEY,         -- 'user:<username>' or 'addr:<address>'
     failures INTEGER NOT NULL,
-    last_failure_at INTEGER NOT NULL,
-    blocked_until INTEGER NOT NULL
+    last_failure_at REAL NOT NULL,
+    blocked_until REAL NOT NULL
 );

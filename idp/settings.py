@@ -27,6 +27,11 @@ DEFAULTS = {
     "ARGON2_MEMORY_KIB": 19456,
     "ARGON2_TIME_COST": 2,
     "ARGON2_PARALLELISM": 1,
+    # Password guessing: after this many failed sign-ins for one username, or from one address,
+    # every further attempt waits 1, 2, 4, … seconds, at most LOGIN_MAX_DELAY.
+    "LOGIN_USER_LIMIT": 5,
+    "LOGIN_ADDRESS_LIMIT": 20,
+    "LOGIN_MAX_DELAY": 900,
     # How many reverse proxies in front set X-Forwarded-* (0: trust none of those headers).
     "PROXY_HOPS": 0,
 }

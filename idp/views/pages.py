@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from .. import audit, sessions
+from .. import audit, sessions, throttle
 from ..users import authenticate
 
 bp = Blueprint("pages", __name__)
@@ -43,23 +43,39 @@ def _asking_client(next_url):
 def login():
     next_url = _safe_next(request.values.get("next"))
     form = LoginForm()
-    error = None
+    error, status = None, 200
+    address = request.remote_addr or "unknown"
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
-        if user is not None:
+        username = form.username.data
+        wait = throttle.wait_seconds(username, address)
+        if wait:
+            # The password is not even checked while the wait lasts.
+            audit.event("sign_in_throttled", username=username, address=address, wait=wait)
+            error, status = f"Too many failed sign-ins. Try again in {_duration(wait)}.", 429
+        elif (user := authenticate(username, form.password.data)) is not None:
+            throttle.record_success(user.username)
             sessions.sign_in(user)
-            audit.event("sign_in", user=user.username, address=request.remote_addr)
+            audit.event("sign_in", user=user.username, address=address)
             # 303: the browser follows with a GET and never re-posts the password.
             return redirect(next_url or url_for("pages.home"), 303)
-        audit.event("sign_in_failed", username=form.username.data, address=request.remote_addr)
-        error = "Wrong username or password."
+        else:
+            throttle.record_failure(username, address)
+            audit.event("sign_in_failed", username=username, address=address)
+            error = "Wrong username or password."
     elif form.is_submitted():
         error = "Enter your username and password."
     login_hint = request.args.get("login_hint") or _hint_from(next_url)
     if login_hint and not form.username.data:
         form.username.data = login_hint
     return render_template("login.html", form=form, error=error, next=next_url,
-                           client=_asking_client(next_url))
+                           client=_asking_client(next_url)), status
+
+
+def _duration(seconds):
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _hint_from(next_url):

@@ -1,0 +1,88 @@
+"""Slowing down password guessing, per username and per address, stored in SQLite."""
+
+import time
+
+import requests
+from conftest import PASSWORD, LiveServer, csrf_token
+
+from idp.db import connect
+
+
+def attempt(client, username, password, address="10.0.0.1"):
+    env = {"REMOTE_ADDR": address}
+    page = client.get("/login", environ_base=env)
+    return client.post("/login", environ_base=env, data={
+        "username": username, "password": password, "csrf_token": csrf_token(page.text)})
+
+
+def unblock(app):
+    connect(app.config["DATABASE"]).execute("UPDATE login_failures SET blocked_until = ?", (int(time.time()) - 1,))
+
+
+def test_five_failures_for_a_username_slow_down_the_next_attempt(client, alice, app):
+    for _ in range(5):
+        assert "Wrong username or password." in attempt(client, "alice", "wrong").text
+    blocked = attempt(client, "alice", PASSWORD, address="10.9.9.9")  # even the right password, elsewhere
+    assert blocked.status_code == 429 and "Too many failed sign-ins. Try again in 1 second." in blocked.text
+    unblock(app)
+    assert attempt(client, "alice", PASSWORD, address="10.9.9.9").status_code == 303
+
+
+def test_delays_grow_with_each_further_failure(client, alice, app):
+    for _ in range(5):
+        attempt(client, "alice", "wrong")
+    waits = []
+    for _ in range(3):
+        unblock(app)
+        attempt(client, "alice", "wrong")
+        row = connect(app.config["DATABASE"]).execute(
+            "SELECT CAST(ROUND(blocked_until - last_failure_at) AS INTEGER) FROM login_failures WHERE key = 'user:alice'").fetchone()
+        waits.append(row[0])
+    assert waits == [2, 4, 8]
+
+
+def test_a_correct_password_clears_the_username_count(client, alice, app):
+    for _ in range(4):
+        attempt(client, "alice", "wrong")
+    assert attempt(client, "alice", PASSWORD).status_code == 303
+    assert attempt(client, "alice", "wrong").status_code == 200
+    assert "Wrong username" in attempt(client, "alice", "wrong").text  # only 2 since the success
+
+
+def test_twenty_failures_from_one_address_slow_that_address(client, alice):
+    for n in range(20):
+        attempt(client, f"user{n}", "wrong", address="10.0.0.7")
+    assert attempt(client, "alice", PASSWORD, address="10.0.0.7").status_code == 429
+    assert attempt(client, "alice", PASSWORD, address="10.0.0.8").status_code == 303
+
+
+def test_the_login_page_says_minutes_for_long_waits(client, alice, app):
+    for _ in range(5):
+        attempt(client, "alice", "wrong")
+    connect(app.config["DATABASE"]).execute("UPDATE login_failures SET blocked_until = ?", (int(time.time()) + 125,))
+    assert "Try again in 3 minutes." in attempt(client, "alice", PASSWORD).text
+
+
+def test_the_throttle_holds_across_gunicorn_workers_and_restarts(tmp_path):
+    server = LiveServer(tmp_path, workers=4)
+    try:
+        server.flask("user", "add", "alice", "--email", "a@example.org", "--password-stdin", input=PASSWORD + "\n")
+
+        def try_login(password):
+            browser = requests.Session()
+            page = browser.get(server.url + "/login")
+            return browser.post(server.url + "/login", allow_redirects=False, data={
+                "username": "alice", "password": password, "csrf_token": csrf_token(page.text)})
+
+        for _ in range(3):  # separate connections, spread over the workers
+            assert try_login("wrong").status_code == 200
+        server.stop()
+        server = LiveServer(tmp_path, workers=4)  # a restart on the same instance folder
+        for _ in range(2):  # failures 4 and 5: the count survived the restart
+            assert try_login("wrong").status_code == 200
+        blocked = try_login(PASSWORD)
+        assert blocked.status_code == 429 and "Try again in 1 second." in blocked.text
+        time.sleep(1.1)
+        assert try_login(PASSWORD).status_code == 303
+    finally:
+        server.stop()
