@@ -82,13 +82,13 @@ def create_app(test_config=None):
         )
 
     from .oauth import create_server
-    from .views import authorize, pages, token, userinfo, wellknown
+    from .views import account, authorize, pages, token, userinfo, wellknown
 
     db.init_app(app)
     sessions.init_app(app)
     csrf.init_app(app)
     app.extensions["latchkey_server"] = create_server(app)
-    for module in (wellknown, authorize, token, userinfo, pages):
+    for module in (wellknown, authorize, token, userinfo, pages, account):
         app.register_blueprint(module.bp)
     # Apps call these directly (or, for /authorize, by a form on their own site); they carry
     # their own protection (client authentication, bearer tokens, state + PKCE).

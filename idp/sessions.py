@@ -62,6 +62,13 @@ def end():
     session.clear()
 
 
+def end_all(username):
+    """End every browser session of `username`, this one included."""
+    get_db().execute("DELETE FROM sessions WHERE username = ?", (username,))
+    flask_login.logout_user()
+    session.clear()
+
+
 def current():
     """The SignedIn person, or None."""
     signed_in = flask_login.current_user

@@ -222,3 +222,23 @@ def revoke_grant(grant_id, reason):
         (int(time.time()), grant_id),
     )
     audit.event("grant_revoked", grant=grant_id, reason=reason, tokens=cur.rowcount)
+
+
+def apps_holding_tokens(username, now=None):
+    """Per app: how many live grants `username` has given it, and when it last got a token."""
+    now = int(now or time.time())
+    return get_db().execute(
+        "SELECT client_id, COUNT(DISTINCT grant_id) AS grants, MAX(issued_at) AS last_issued FROM tokens"
+        " WHERE username = ? AND revoked_at IS NULL AND (access_expires_at > ?"
+        " OR (refresh_expires_at > ? AND rotated_at IS NULL)) GROUP BY client_id ORDER BY client_id",
+        (username, now, now),
+    ).fetchall()
+
+
+def revoke_app(username, client_id):
+    """Revoke every token `username` has given one app."""
+    cur = get_db().execute(
+        "UPDATE tokens SET revoked_at = ? WHERE username = ? AND client_id = ? AND revoked_at IS NULL",
+        (int(time.time()), username, client_id),
+    )
+    audit.event("app_revoked_by_user", user=username, client=client_id, tokens=cur.rowcount)

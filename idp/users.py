@@ -89,15 +89,16 @@ def _require(username):
     return user
 
 
-def set_password(username, password):
-    """Change a password; every session and refresh token of the user ends."""
+def set_password(username, password, keep_session=None):
+    """Change a password; every session (but `keep_session`, a session id hash) and every token
+    of the user ends."""
     _require(username)
     with transaction() as db:
         db.execute(
             "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
             (_hasher().hash(password), int(time.time()), username),
         )
-        end_everything(db, username)
+        end_everything(db, username, keep_session)
 
 
 def set_disabled(username, disabled):
@@ -116,9 +117,9 @@ def remove_user(username):
         db.execute("DELETE FROM users WHERE username = ?", (username,))
 
 
-def end_everything(db, username):
-    """End every browser session and revoke every token of `username`."""
-    db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+def end_everything(db, username, keep_session=None):
+    """End every browser session (but `keep_session`) and revoke every token of `username`."""
+    db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
     db.execute(
         "UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
         (int(time.time()), username),
@@ -145,6 +146,11 @@ def authenticate(username, password):
         )
         log.info("rehashed the password of %s with the current argon2 parameters", username)
     return user
+
+
+def check_password(user, password):
+    """True when `password` is the user's current password."""
+    return passwords.verify(_hasher(), user.password_hash, password)
 
 
 def _dummy_hash(ph):

@@ -26,11 +26,11 @@ def test_login_without_csrf_token_is_refused_with_a_page(client, alice):
 
 def test_successful_login_is_a_303_and_sets_a_safe_cookie(client, alice):
     response = login(client)
-    assert response.status_code == 303 and response.location == "/"
+    assert response.status_code == 303 and response.location == "/account"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # http issuer on loopback: local testing
-    assert "Hello, Alice Liddell" in client.get("/").text
+    assert "Alice Liddell" in client.get("/account").text
 
 
 def test_cookie_is_secure_and_login_works_over_https_without_referer(settings, alice):
@@ -55,7 +55,7 @@ def test_session_id_changes_at_sign_in(client, alice, app):
 
 def test_next_must_stay_on_this_server(client, alice):
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
-        assert login(client, next_url=target).location == "/"
+        assert login(client, next_url=target).location == "/account"
 
 
 def test_sign_out_ends_the_session(client, alice, app):
@@ -64,14 +64,14 @@ def test_sign_out_ends_the_session(client, alice, app):
     assert "Sign out of Latchkey?" in page.text
     response = client.post("/logout", data={"csrf_token": csrf_token(page.text)})
     assert "You are signed out" in response.text
-    assert client.get("/").status_code == 302
+    assert client.get("/account").status_code == 302
     assert connect(app.config["DATABASE"]).execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
 
 
 def test_session_ends_after_session_ttl(client, alice, app):
     login(client)
     connect(app.config["DATABASE"]).execute("UPDATE sessions SET expires_at = 1")
-    assert client.get("/").status_code == 302
+    assert client.get("/account").status_code == 302
 
 
 def test_login_hint_prefills_the_username(client):

@@ -9,7 +9,7 @@ from joserfc.jwk import RSAKey
 
 
 def signed_in(flow):
-    return flow.client.get("/").status_code == 200
+    return flow.client.get("/account").status_code == 200
 
 
 def hint(app, key=None, alg="RS256", **claims):

@@ -50,7 +50,7 @@ def test_passwd_changes_the_password_and_ends_sessions(app, client):
     assert login(client, "carol").status_code == 303
     result = run(app, "user", "passwd", "carol", "--password-stdin", input="a new password\n")
     assert result.exit_code == 0
-    assert client.get("/").status_code == 302  # the session ended
+    assert client.get("/account").status_code == 302  # the session ended
     assert "Wrong username or password" in login(client, "carol").text
     assert login(client, "carol", "a new password").status_code == 303
 
@@ -58,7 +58,7 @@ def test_passwd_changes_the_password_and_ends_sessions(app, client):
 def test_disabled_user_cannot_sign_in_and_loses_sessions_and_tokens(app, flow):
     tokens = flow.tokens()
     assert run(app, "user", "disable", "alice").exit_code == 0
-    assert flow.client.get("/").status_code == 302
+    assert flow.client.get("/account").status_code == 302
     assert flow.client.get("/userinfo", headers={"Authorization": "Bearer " + tokens["access_token"]}).status_code == 401
     assert flow.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}).status_code == 400
     assert "Wrong username or password" in login(flow.client).text

@@ -1,4 +1,4 @@
-"""The pages people see: sign in, sign out, and a home page."""
+"""The pages people see: sign in and sign out (the account page is in account.py)."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,7 +57,7 @@ def login():
             sessions.sign_in(user)
             audit.event("sign_in", user=user.username, address=address)
             # 303: the browser follows with a GET and never re-posts the password.
-            return redirect(next_url or url_for("pages.home"), 303)
+            return redirect(next_url or url_for("account.account"), 303)
         else:
             throttle.record_failure(username, address)
             audit.event("sign_in_failed", username=username, address=address)
@@ -128,4 +128,4 @@ def home():
     signed_in = sessions.current()
     if signed_in is None:
         return redirect(url_for("pages.login"))
-    return render_template("home.html", user=signed_in.user)
+    return redirect(url_for("account.account"))
