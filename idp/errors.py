@@ -1,6 +1,7 @@
 """What a person or an app sees when something goes wrong, and the headers every response carries."""
 
 import logging
+import re
 import sqlite3
 
 from flask import jsonify, render_template, request
@@ -31,7 +32,33 @@ def _api_error(error, description, status, headers=None):
     return response
 
 
+#: Protocol endpoints, whose parameters are checked for their character set before anything else.
+PROTOCOL_PATHS = ("/authorize", "/token", "/revoke", "/introspect", "/logout")
+#: RFC 6749 Appendix A (and RFC 7636 §4.1, RFC 7009 §2.1): these are printable ASCII (VSCHAR).
+VSCHAR_PARAMS = {"client_id", "client_secret", "response_type", "scope", "state", "redirect_uri", "code",
+                 "grant_type", "code_verifier", "code_challenge", "code_challenge_method", "refresh_token",
+                 "token", "token_type_hint", "response_mode", "prompt", "max_age", "id_token_hint",
+                 "post_logout_redirect_uri"}
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NOT_VSCHAR = re.compile(r"[^\x20-\x7e]")
+
+
+def _bad_characters():
+    """A protocol request with control characters anywhere, or non-ASCII in a parameter the
+    specs define as ASCII, gets a plain invalid_request before any other processing."""
+    if not request.path.startswith(PROTOCOL_PATHS):
+        return None
+    for key, value in request.values.items(multi=True):
+        if CONTROL.search(key) or CONTROL.search(value) or (key in VSCHAR_PARAMS and NOT_VSCHAR.search(value)):
+            message = "A parameter contains characters it may not contain."
+            if wants_json():
+                return _api_error("invalid_request", message, 400)
+            return error_page("This request cannot be used", message, 400)
+    return None
+
+
 def init_app(app):
+    app.before_request(_bad_characters)
     @app.after_request
     def security_headers(response):
         headers = response.headers

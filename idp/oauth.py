@@ -29,6 +29,12 @@ def _config():
     return current_app.config
 
 
+def describe(text):
+    """An error_description may hold only printable ASCII but '"' and '\\' (RFC 6749 §5.2); this
+    replaces anything else, such as a non-ASCII username, with '?'."""
+    return "".join(c if 0x20 <= ord(c) <= 0x7E and c not in '"\\' else "?" for c in text)
+
+
 class Server(AuthorizationServer):
     def authenticate_client(self, request, methods, endpoint="token"):
         # RFC 6749 §2.3.1: credentials must not be sent in the request URI.
@@ -97,7 +103,7 @@ class AuthorizationRequestRules:
         # RFC 6749 §3.1: request parameters MUST NOT be included more than once.
         for key, values in payload.datalist.items():
             if len(values) > 1:
-                raise InvalidRequestError(f"The parameter '{key}' was sent more than once.")
+                raise InvalidRequestError(describe(f"The parameter '{key}' was sent more than once."))
         # OIDC Core §6: request objects are not supported (discovery says so too).
         if "request" in payload.data:
             raise RequestNotSupportedError("Request objects are not supported.")

@@ -220,7 +220,7 @@ def free_port():
 class LiveServer:
     """Latchkey under gunicorn in a subprocess, on a free loopback port, with its own instance."""
 
-    def __init__(self, tmp_path, clients_text=CLIENTS, workers=2):
+    def __init__(self, tmp_path, clients_text=CLIENTS, workers=4):
         import os
         import subprocess
         import sys

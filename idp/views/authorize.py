@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, redirect, request, url_for
 
 from .. import sessions
 from ..errors import error_page
-from ..oauth import id_token_hint_claims
+from ..oauth import describe, id_token_hint_claims
 
 bp = Blueprint("authorize", __name__)
 
@@ -79,7 +79,7 @@ def authorize():
         return _error(error)
 
     def deny(error_class, description):
-        return _error(error_class(description, redirect_uri=grant.redirect_uri, state=request.values.get("state")))
+        return _error(error_class(describe(description), redirect_uri=grant.redirect_uri, state=request.values.get("state")))
 
     prompts = (request.values.get("prompt") or "").split()
     hint = request.values.get("id_token_hint")
