@@ -32,6 +32,8 @@ def _prepare_instance(path):
 def create_app(test_config=None):
     """Build the Latchkey app: settings, instance, database, keys, clients, views."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Authlib's debug messages print issued tokens ("Issue token {...}"); never let them out.
+    logging.getLogger("authlib").setLevel(logging.INFO)
     try:
         config = settings.load(overrides=test_config)
     except settings.SettingsError as e:
