@@ -4,7 +4,7 @@ import logging
 import re
 import sqlite3
 
-from flask import jsonify, render_template, request
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -73,6 +73,11 @@ def init_app(app):
 
     @app.errorhandler(CSRFError)
     def csrf_failed(e):
+        if request.endpoint == "pages.login":
+            # The login page was open longer than the session: just ask again, keeping the request.
+            flash("The sign-in page had expired. Please sign in again.")
+            next_url = request.form.get("next")
+            return redirect(url_for("pages.login", next=next_url) if next_url else url_for("pages.login"), 303)
         return error_page(
             "This form has expired",
             "The page was open too long or your session ended. Go back, reload the page and try again.",

@@ -1,6 +1,6 @@
 """The account page: profile, password change, apps holding tokens, sign out everywhere."""
 
-from conftest import PASSWORD, csrf_token, login
+from helpers import PASSWORD, csrf_token, login
 
 
 def test_account_needs_a_signed_in_person(client):

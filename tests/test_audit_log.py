@@ -3,11 +3,11 @@
 import base64
 import json
 
-from conftest import PASSWORD, WEB_SECRET, login
+from helpers import PASSWORD, WEB_SECRET, login
 
 
 def test_audit_log_records_each_event_without_secrets(client, alice, caplog):
-    from conftest import Flow
+    from helpers import Flow
 
     caplog.set_level("DEBUG")
     login(client, "alice", "a wrong password")

@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from conftest import ISSUER, auth_params, pkce_pair, redirect_params
+from helpers import ISSUER, auth_params, pkce_pair, redirect_params
 
 from idp.db import connect
 
@@ -24,13 +24,14 @@ def test_post_authorization_request_works_like_get(flow):
 def test_unknown_client_gets_an_html_page_not_a_redirect(flow):
     response = flow.client.get("/authorize", query_string=auth_params(client_id="nope"))
     assert response.status_code == 400 and response.mimetype == "text/html"
-    assert "does not exist" in response.text and response.location is None
+    assert "Unknown app" in response.text and "list of apps, so you cannot sign in" in response.text
+    assert response.location is None
 
 
 def test_unregistered_redirect_uri_gets_an_html_page_not_a_redirect(flow):
     response = flow.client.get("/authorize", query_string=auth_params(redirect_uri="https://evil.example/cb"))
     assert response.status_code == 400 and response.location is None
-    assert "not supported by client" in response.text
+    assert "This app asked to send you somewhere unexpected" in response.text
 
 
 def test_redirect_uri_matches_string_for_string(flow):
@@ -89,14 +90,27 @@ def test_unknown_scopes_are_ignored(flow):
 
 
 def test_allowed_groups_refuse_others_with_access_denied(client, app):
-    from conftest import add_user, login
+    from helpers import add_user, login
 
     add_user(app, "bob")
     login(client, "bob")
     params = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1])
-    values = redirect_params(client.get("/authorize", query_string=params))
+    page = client.get("/authorize", query_string=params)
+    assert page.status_code == 403 and "You cannot use Staff Wiki" in page.text
+    assert "only members of\n  staff may sign in" in page.text
+    back = page.text.split('<a href="')[1].split('"')[0].replace("&amp;", "&")
+    values = redirect_params(type("R", (), {"status_code": 302, "location": back, "text": ""}))
     assert values["error"] == "access_denied" and "bob" in values["error_description"]
     assert values["state"] == "st-123" and values["iss"] == ISSUER
+
+
+def test_allowed_groups_with_prompt_none_redirect_at_once(client, app):
+    from helpers import add_user, login
+
+    add_user(app, "bob")
+    login(client, "bob")
+    params = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1], prompt="none")
+    assert redirect_params(client.get("/authorize", query_string=params))["error"] == "access_denied"
 
 
 def test_allowed_groups_let_members_in(flow):
@@ -105,7 +119,7 @@ def test_allowed_groups_let_members_in(flow):
 
 
 def test_not_signed_in_goes_to_the_login_page_and_back(client, alice):
-    from conftest import csrf_token
+    from helpers import csrf_token
 
     params = auth_params(challenge=pkce_pair()[1])
     response = client.get("/authorize", query_string=params)
@@ -196,7 +210,7 @@ def test_parallel_redemptions_of_one_code_exactly_one_wins(flow, app):
 
     def redeem():
         with app.test_client() as c:
-            from conftest import Flow
+            from helpers import Flow
 
             results.append(Flow(c).exchange(code, verifier).status_code)
 

@@ -4,7 +4,7 @@ import time
 
 import jwt as pyjwt
 import pytest
-from conftest import ISSUER, auth_params, csrf_token, login, pkce_pair, redirect_params
+from helpers import ISSUER, auth_params, csrf_token, login, pkce_pair, redirect_params
 
 from idp.db import connect
 
@@ -61,7 +61,7 @@ def test_id_token_hint_for_the_signed_in_user_works(flow):
 
 
 def test_id_token_hint_for_another_user_is_an_error_never_their_tokens(flow, app):
-    from conftest import Flow, add_user
+    from helpers import Flow, add_user
 
     add_user(app, "bob")
     other = app.test_client()

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import PASSWORD, csrf_token, login
+from helpers import PASSWORD, csrf_token, login
 
 PAGES = ["/login", "/logout", "/account", "/authorize?client_id=nope", "/nowhere"]
 

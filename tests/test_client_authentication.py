@@ -3,7 +3,7 @@
 import base64
 from urllib.parse import quote
 
-from conftest import HASHED_CLIENT_SECRET, WEB_SECRET
+from helpers import HASHED_CLIENT_SECRET, WEB_SECRET
 
 
 def basic(client_id, secret):

@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import auth_params, redirect_params
+from helpers import auth_params, redirect_params
 
 from idp.db import connect, secret_hash
 
@@ -37,7 +37,7 @@ def test_refresh_token_ttl_counts_from_the_last_use(flow, app):
 
 
 def test_require_pkce_false_still_verifies_pkce_when_the_app_sends_it(flow):
-    from conftest import pkce_pair
+    from helpers import pkce_pair
 
     code, _ = flow.code(scope="openid", **LEGACY)
     response = flow.exchange(code, pkce_pair()[0], **LEGACY)
@@ -51,8 +51,8 @@ def test_grant_types_without_refresh_token_refuses_the_refresh_grant(flow):
 
 
 def test_allowed_groups_is_checked_on_every_authorization(flow, app):
-    from conftest import pkce_pair
+    from helpers import pkce_pair
 
     connect(app.config["DATABASE"]).execute("DELETE FROM user_groups WHERE group_name = 'staff'")
-    params = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1])
+    params = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1], prompt="none")
     assert redirect_params(flow.client.get("/authorize", query_string=params))["error"] == "access_denied"

@@ -132,7 +132,7 @@ def test_an_invalid_edit_keeps_the_last_good_whitelist_and_logs(tmp_path, caplog
 
 
 def test_the_running_server_sees_a_new_client(app, client, clients_file):
-    from conftest import CLIENTS
+    from helpers import CLIENTS
 
     clients_file.write_text(CLIENTS + "\n" + GOOD.replace('"a"', '"newapp"'))
     app.extensions["latchkey_clients"]._next_check = 0

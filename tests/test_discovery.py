@@ -1,7 +1,7 @@
 """Discovery (OpenID Connect Discovery 1.0) and the JWKS."""
 
 from authlib.oidc.discovery import OpenIDProviderMetadata
-from conftest import ISSUER
+from helpers import ISSUER
 
 
 def test_discovery_advertises_exactly_what_is_supported(client):

@@ -8,7 +8,7 @@ import jwt
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from conftest import WEB_SECRET, browser_sign_in, pkce_pair
+from helpers import WEB_SECRET, browser_sign_in, pkce_pair
 
 REDIRECT = "https://web.example/cb"
 

@@ -5,7 +5,7 @@ import hashlib
 import time
 
 import jwt
-from conftest import ISSUER
+from helpers import ISSUER
 
 
 def decode(app, token, audience="web"):
@@ -53,7 +53,7 @@ def test_id_token_claims_false_leaves_claims_to_userinfo(flow, app):
 
 
 def test_default_locale_fills_in_for_users_without_one(client, app):
-    from conftest import Flow, add_user, login
+    from helpers import Flow, add_user, login
 
     add_user(app, "bob")
     login(client, "bob")

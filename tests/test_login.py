@@ -1,6 +1,6 @@
 """The login page, the browser session and sign-out."""
 
-from conftest import PASSWORD, csrf_token, login
+from helpers import PASSWORD, csrf_token, login
 
 from idp.db import connect
 
@@ -19,9 +19,14 @@ def test_wrong_password_and_unknown_user_get_the_same_message(client, alice):
         csrf_token(unknown_user.text), csrf_token(wrong_password.text))
 
 
-def test_login_without_csrf_token_is_refused_with_a_page(client, alice):
-    response = client.post("/login", data={"username": "alice", "password": PASSWORD})
-    assert response.status_code == 400 and "This form has expired" in response.text
+def test_an_expired_login_form_asks_again_and_keeps_the_request(client, alice):
+    response = client.post("/login", data={"username": "alice", "password": PASSWORD,
+                                           "next": "/authorize?client_id=web"})
+    assert response.status_code == 303 and response.location.startswith("/login?next=")
+    page = client.get(response.location)
+    assert "The sign-in page had expired. Please sign in again." in page.text
+    assert "to continue to <strong>Web App</strong>" in page.text
+    assert client.get("/account").status_code == 302  # nobody was signed in
 
 
 def test_successful_login_is_a_303_and_sets_a_safe_cookie(client, alice):

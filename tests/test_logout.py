@@ -2,7 +2,7 @@
 
 import time
 
-from conftest import ISSUER, csrf_token
+from helpers import ISSUER, csrf_token
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey

@@ -40,7 +40,7 @@ bodies = st.one_of(st.none(), st.binary(max_size=300), st.just(b"\xff\xfe\x00gar
 
 
 def make_app(tmp_path_factory):
-    from conftest import CLIENTS, FAST_ARGON2, ISSUER
+    from helpers import CLIENTS, FAST_ARGON2, ISSUER
 
     base = tmp_path_factory.mktemp("fuzz")
     (base / "clients.toml").write_text(CLIENTS)
@@ -73,7 +73,7 @@ def test_no_input_yields_a_server_error(tmp_path_factory):
 
 
 def test_signed_in_authorization_requests_never_yield_a_server_error(tmp_path_factory):
-    from conftest import add_user, auth_params, login, pkce_pair
+    from helpers import add_user, auth_params, login, pkce_pair
 
     app = make_app(tmp_path_factory)
     app.testing = False
@@ -93,13 +93,13 @@ def test_signed_in_authorization_requests_never_yield_a_server_error(tmp_path_fa
 
 
 def test_a_non_ascii_username_gets_a_proper_access_denied(tmp_path_factory):
-    from conftest import add_user, auth_params, login, pkce_pair, redirect_params
+    from helpers import add_user, auth_params, login, pkce_pair, redirect_params
 
     app = make_app(tmp_path_factory)
     add_user(app, "jürgen", "correct horse battery")
     client = app.test_client()
     login(client, "jürgen")
-    params = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1])
+    params = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1], prompt="none")
     values = redirect_params(client.get("/authorize", query_string=params))
     assert values["error"] == "access_denied" and values["error_description"].startswith("j?rgen is not")
 

@@ -5,7 +5,7 @@ import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
-from conftest import WEB_SECRET, browser_sign_in, pkce_pair
+from helpers import WEB_SECRET, browser_sign_in, pkce_pair
 
 SPA = {"client_id": "spa", "redirect_uri": "http://127.0.0.1:5173/cb"}
 

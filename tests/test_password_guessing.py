@@ -3,7 +3,7 @@
 import time
 
 import requests
-from conftest import PASSWORD, LiveServer, csrf_token
+from helpers import PASSWORD, LiveServer, csrf_token
 
 from idp.db import connect
 

@@ -5,7 +5,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import ROOT, LiveServer
+from helpers import ROOT, LiveServer
 
 
 def walkthrough():

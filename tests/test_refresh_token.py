@@ -3,7 +3,7 @@
 import threading
 
 import jwt
-from conftest import Flow
+from helpers import Flow
 
 from idp.db import connect, secret_hash
 
@@ -63,7 +63,7 @@ def test_retry_after_the_grace_revokes_the_grant(flow, app):
 
 
 def test_grace_zero_turns_the_retry_off(settings, alice):
-    from conftest import login
+    from helpers import login
 
     from idp import create_app
 

@@ -106,7 +106,7 @@ def test_a_locked_database_gives_a_busy_answer_and_loses_nothing(flow, app):
     idp.db.BUSY_TIMEOUT_MS = 200
     try:
         response = flow.exchange(code, verifier)
-        from conftest import PASSWORD, csrf_token
+        from helpers import PASSWORD, csrf_token
 
         page = browser.post("/login", data={"username": "alice", "password": PASSWORD,
                                             "csrf_token": csrf_token(login_page.text)})

@@ -3,7 +3,7 @@
 import base64
 import time
 
-from conftest import WEB_SECRET
+from helpers import WEB_SECRET
 
 from idp.db import connect
 

@@ -3,7 +3,7 @@
 import base64
 
 import pytest
-from conftest import WEB_SECRET
+from helpers import WEB_SECRET
 
 
 def basic(client_id="web", secret=WEB_SECRET):

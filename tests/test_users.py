@@ -1,6 +1,6 @@
 """`flask user …` and the rules for disabled and removed users."""
 
-from conftest import PASSWORD, add_user, login
+from helpers import PASSWORD, add_user, login
 
 from idp.db import connect
 

@@ -6,9 +6,9 @@ from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from .. import sessions
 from ..errors import error_page
@@ -33,6 +33,19 @@ def _error(error):
     an HTML page, never a redirect (RFC 6749 §4.1.2.1)."""
     if error.redirect_uri:
         return _with_iss(_server().handle_error_response(None, error))
+    client_id = request.values.get("client_id")
+    if isinstance(error, InvalidClientError):
+        return error_page(
+            "Unknown app",
+            f"The app that sent you here (\"{client_id or 'no name given'}\") is not on Latchkey's list of "
+            "apps, so you cannot sign in to it. Tell the person who runs Latchkey: the app must be "
+            "added to clients.toml.", 400)
+    if "redirect" in (error.description or "").lower():
+        return error_page(
+            "This app asked to send you somewhere unexpected",
+            "The app wants you sent back to an address it has not registered with Latchkey, so "
+            "Latchkey stops here to keep you from landing on a fake site. Tell the person who runs "
+            "the app; its redirect URI in clients.toml must match exactly.", 400)
     return error_page(
         "This sign-in request cannot be used",
         f"{error.description or error.error} Go back to the app and start again; "
@@ -94,5 +107,9 @@ def authorize():
         # OIDC Core §3.1.2.1: never hand out tokens of a different person than the hint names.
         return deny(LoginRequiredError, "Another person is signed in than the id_token_hint names.")
     if not grant.client.may_sign_in(user.groups):
-        return deny(AccessDeniedError, f"{user.username} is not in a group allowed to use {grant.client.client_name}.")
+        denied = deny(AccessDeniedError, f"{user.username} is not in a group allowed to use {grant.client.client_name}.")
+        if "none" in prompts:
+            return denied
+        # Tell the person why first; the link takes the access_denied answer back to the app.
+        return render_template("denied.html", client=grant.client, user=user, back=denied.location), 403
     return _with_iss(_server().create_authorization_response(grant_user=user, grant=grant))

@@ -1,0 +1,3 @@
+"""Fixtures of the interop suite (they live in world.py, so test modules can import its helpers)."""
+
+from world import chromium, page, world  # noqa: F401
