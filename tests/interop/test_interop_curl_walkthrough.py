@@ -1,4 +1,5 @@
-"""The README's curl + openssl walkthrough, run as a script against the real server, so it cannot rot."""
+"""The curl walkthrough in the README (curl + openssl doing PKCE by hand), run as a script against the
+real server under gunicorn, so the README cannot rot."""
 
 import os
 import re
