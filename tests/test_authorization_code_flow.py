@@ -222,3 +222,19 @@ def test_parallel_redemptions_of_one_code_exactly_one_wins(flow, app):
     assert sorted(results) == [200] + [400] * 7
     db = connect(app.config["DATABASE"])
     assert db.execute("SELECT used_at IS NOT NULL FROM authorization_codes").fetchone()[0] == 1
+
+
+def test_the_redirect_uri_is_kept_exactly_as_registered(flow, app, clients_file):
+    """RFC 6749 §3.1.2: an empty-host private-use URI and a registered query both survive."""
+    from helpers import CLIENTS
+
+    clients_file.write_text(CLIENTS + '\n[[clients]]\nclient_id = "odd"\ntoken_endpoint_auth_method = "none"\n'
+                            'redirect_uris = ["app.immich:///oauth-callback", "https://odd.example/cb?tenant=7"]\n')
+    app.extensions["latchkey_clients"]._next_check = 0
+    for uri in ("app.immich:///oauth-callback", "https://odd.example/cb?tenant=7"):
+        params = auth_params("odd", uri, scope="openid", challenge=pkce_pair()[1])
+        location = flow.client.get("/authorize", query_string=params).location
+        assert location.startswith(uri + ("&" if "?" in uri else "?") + "code="), location
+        assert location.endswith("&state=st-123&iss=http%3A%2F%2Flocalhost")
+        error = flow.client.get("/authorize", query_string={**params, "prompt": "none login"}).location
+        assert error.startswith(uri + ("&" if "?" in uri else "?") + "error=invalid_request")

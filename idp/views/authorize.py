@@ -2,13 +2,12 @@
 then the person is signed in if needed and the app gets its code."""
 
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import sessions
 from ..errors import error_page
@@ -21,18 +20,35 @@ def _server():
     return current_app.extensions["latchkey_server"]
 
 
-def _with_iss(response):
-    """RFC 9207 §2: every authorization response, success or error, names the issuer."""
-    if response.status_code == 302:
-        response.location = add_params_to_uri(response.location, {"iss": current_app.config["ISSUER"]})
-    return response
+class ExactRedirect(Response):
+    """A redirect whose Location goes out as written: Werkzeug re-parses Location (iri_to_uri), and
+    that drops the '//' of an empty-host URI such as app.immich:///cb. The URI is ASCII already:
+    the request's redirect_uri matched a registered one and passed the character checks."""
+
+    def get_wsgi_headers(self, environ):
+        headers = super().get_wsgi_headers(environ)
+        headers["Location"] = self.headers["Location"]
+        return headers
+
+
+def _answer(response, redirect_uri):
+    """The authorization response, sent to `redirect_uri` exactly as registered (RFC 6749 §3.1.2:
+    its own query is kept; Authlib's URL rebuilding would turn app.immich:///cb into
+    app.immich:/cb), with `iss` added (RFC 9207 §2: every response, success or error)."""
+    if response.status_code != 302:
+        return response
+    own = parse_qsl(urlsplit(redirect_uri).query, keep_blank_values=True)
+    params = parse_qsl(urlsplit(response.location).query, keep_blank_values=True)[len(own):]
+    params.append(("iss", current_app.config["ISSUER"]))
+    location = redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(params)
+    return ExactRedirect(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _error(error):
     """Redirect the error to the app when its redirect URI is known and registered; otherwise
     an HTML page, never a redirect (RFC 6749 §4.1.2.1)."""
     if error.redirect_uri:
-        return _with_iss(_server().handle_error_response(None, error))
+        return _answer(_server().handle_error_response(None, error), error.redirect_uri)
     client_id = request.values.get("client_id")
     if isinstance(error, InvalidClientError):
         return error_page(
@@ -112,4 +128,4 @@ def authorize():
             return denied
         # Tell the person why first; the link takes the access_denied answer back to the app.
         return render_template("denied.html", client=grant.client, user=user, back=denied.location), 403
-    return _with_iss(_server().create_authorization_response(grant_user=user, grant=grant))
+    return _answer(_server().create_authorization_response(grant_user=user, grant=grant), grant.redirect_uri)
