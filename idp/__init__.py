@@ -1,17 +1,20 @@
-"""Latchkey: a small OpenID Connect identity provider for a household or a club."""
+"""Latchkey: a small OpenID Connect identity provider for a household or a club.
+
+Standalone: `create_app()` (what `app.py` serves). Embedded in an existing Flask website:
+`Latchkey(app, url_prefix="/id", settings={...})` mounts the provider under that prefix.
+"""
 
 import logging
 import os
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cors, db, errors, keys, sessions, settings
+from . import db, errors, keys, sessions
 from .clients import ClientRegistry, ClientsFileError
+from .settings import SettingsError, is_local_http, load
 
 log = logging.getLogger("idp")
-csrf = CSRFProtect()
 
 
 class StartupError(Exception):
@@ -29,79 +32,76 @@ def _prepare_instance(path):
     log.info("created instance folder %s", path)
 
 
+def load_settings(overrides=None):
+    """Defaults < instance/config.toml < IDP_* environment < `overrides`."""
+    try:
+        return load(overrides=overrides)
+    except SettingsError as e:
+        raise StartupError(str(e)) from None
+
+
+class Latchkey:
+    """Latchkey as a Flask extension: its settings, instance folder, database, keys and clients,
+    and its pages and endpoints mounted on `app` under `url_prefix`. Its settings stay apart from
+    the app's config; the app's secret key signs the session if it has one."""
+
+    def __init__(self, app=None, url_prefix="", settings=None):
+        if app is not None:
+            self.init_app(app, url_prefix, settings)
+
+    def init_app(self, app, url_prefix="", settings=None):
+        config = load_settings(settings)
+        _prepare_instance(config["INSTANCE_PATH"])
+        try:
+            applied = db.migrate(config["DATABASE"])
+        except Exception as e:  # sqlite3 errors, permissions: say which file
+            raise StartupError(f"cannot open the database {config['DATABASE']}: {e}") from None
+        if applied:
+            log.info("database %s at schema version %d", config["DATABASE"], applied[-1])
+        try:
+            app.extensions["latchkey_key"] = keys.load_signing_key(config["INSTANCE_PATH"])
+            if not app.secret_key:
+                app.secret_key = keys.load_session_secret(config["INSTANCE_PATH"])
+        except OSError as e:
+            raise StartupError(f"cannot read or create the keys in {config['INSTANCE_PATH']}: {e}") from None
+        try:
+            app.extensions["latchkey_clients"] = ClientRegistry(config["CLIENTS_FILE"], config)
+        except ClientsFileError as e:
+            raise StartupError(f"clients file is invalid:\n{e}") from None
+        app.extensions["latchkey_settings"] = config
+        if is_local_http(config["ISSUER"]):
+            # Local testing over plain http on loopback; never set for any other issuer.
+            os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+        from . import cli
+        from .oauth import create_server
+        from .views import bp
+
+        db.init_app(app)
+        sessions.init_app(app)
+        app.extensions["latchkey_server"] = create_server(app)
+        app.register_blueprint(bp, url_prefix=url_prefix or None)
+        cli.init_app(app)
+
+
 def create_app(test_config=None):
-    """Build the Latchkey app: settings, instance, database, keys, clients, views."""
+    """Latchkey on its own: the app `flask run` and gunicorn serve."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Authlib's debug messages print issued tokens ("Issue token {...}"); never let them out.
     logging.getLogger("authlib").setLevel(logging.INFO)
-    try:
-        config = settings.load(overrides=test_config)
-    except settings.SettingsError as e:
-        raise StartupError(str(e)) from None
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app = Flask(
-        __name__,
-        instance_path=config["INSTANCE_PATH"],
-        template_folder=os.path.join(root, "templates"),
-    )
+    config = load_settings(test_config)
+    app = Flask(__name__, instance_path=config["INSTANCE_PATH"], static_folder=None)
     app.config.update(config)
-    _prepare_instance(config["INSTANCE_PATH"])
-    try:
-        applied = db.migrate(config["DATABASE"])
-    except Exception as e:  # sqlite3 errors, permissions: say which file
-        raise StartupError(f"cannot open the database {config['DATABASE']}: {e}") from None
-    if applied:
-        log.info("database %s at schema version %d", config["DATABASE"], applied[-1])
-    try:
-        app.extensions["latchkey_key"] = keys.load_signing_key(config["INSTANCE_PATH"])
-        app.secret_key = keys.load_session_secret(config["INSTANCE_PATH"])
-    except OSError as e:
-        raise StartupError(f"cannot read or create the keys in {config['INSTANCE_PATH']}: {e}") from None
-    try:
-        app.extensions["latchkey_clients"] = ClientRegistry(config["CLIENTS_FILE"], config)
-    except ClientsFileError as e:
-        raise StartupError(f"clients file is invalid:\n{e}") from None
-
-    https = config["ISSUER"].startswith("https://")
     app.config.update(
         SESSION_COOKIE_NAME="latchkey_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=https,
+        SESSION_COOKIE_SECURE=config["ISSUER"].startswith("https://"),
         PERMANENT_SESSION_LIFETIME=config["SESSION_TTL"],
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        # Pages send Referrer-Policy: no-referrer, so an https POST has no Referer to check;
-        # the CSRF token and the SameSite=Lax cookie protect the forms.
-        WTF_CSRF_SSL_STRICT=False,
     )
-    if settings.is_local_http(config["ISSUER"]):
-        # Local testing over plain http on loopback; never set for any other issuer.
-        os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     if config["PROXY_HOPS"]:
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app, x_for=config["PROXY_HOPS"], x_proto=config["PROXY_HOPS"],
-            x_host=config["PROXY_HOPS"], x_port=config["PROXY_HOPS"],
-        )
-
-    from .oauth import create_server
-    from .views import account, authorize, pages, token, userinfo, wellknown
-
-    db.init_app(app)
-    sessions.init_app(app)
-    csrf.init_app(app)
-    app.extensions["latchkey_server"] = create_server(app)
-    for module in (wellknown, authorize, token, userinfo, pages, account):
-        app.register_blueprint(module.bp)
-    # Apps call these directly (or, for /authorize, by a form on their own site); they carry
-    # their own protection (client authentication, bearer tokens, state + PKCE).
-    for module in (authorize, token, userinfo):
-        csrf.exempt(module.bp)
-    # Apps may POST their logout request; the confirmation form checks its own CSRF token.
-    csrf.exempt(pages.logout)
-    errors.init_app(app)
-    cors.init_app(app)
-
-    from . import cli
-
-    cli.init_app(app)
+        hops = config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    Latchkey(app, settings=test_config)
+    errors.init_standalone(app)
     return app

@@ -8,8 +8,9 @@ from flask import current_app, request
 
 from .settings import LOOPBACK_HOSTS
 
-CORS_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/openid-configuration",
-              "/.well-known/jwks.json")
+CORS_ENDPOINTS = ("latchkey.token.token", "latchkey.token.revoke", "latchkey.token.introspect",
+                  "latchkey.userinfo.userinfo", "latchkey.wellknown.openid_configuration",
+                  "latchkey.wellknown.jwks")
 
 
 def _origin_of(uri):
@@ -39,17 +40,17 @@ def allowed(origin):
     return False
 
 
-def init_app(app):
-    @app.before_request
+def init_blueprint(bp):
+    @bp.before_request
     def preflight():
-        if request.method == "OPTIONS" and request.path in CORS_PATHS:
-            return app.response_class(status=204)
+        if request.method == "OPTIONS" and request.endpoint in CORS_ENDPOINTS:
+            return current_app.response_class(status=204)
         return None
 
-    @app.after_request
+    @bp.after_request
     def add_headers(response):
         origin = request.headers.get("Origin")
-        if request.path not in CORS_PATHS or not origin:
+        if request.endpoint not in CORS_ENDPOINTS or not origin:
             return response
         response.vary.add("Origin")
         if allowed(origin):

@@ -9,6 +9,8 @@ import time
 
 from flask import current_app, g
 
+from . import settings
+
 log = logging.getLogger(__name__)
 
 #: SQL files, each moving the schema one version up; PRAGMA user_version records how far a
@@ -59,13 +61,13 @@ def migrate(path):
 
 def get_db():
     """The request's connection, opened on first use."""
-    if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
-    return g.db
+    if "latchkey_db" not in g:
+        g.latchkey_db = connect(settings.current()["DATABASE"])
+    return g.latchkey_db
 
 
 def close_db(exc=None):
-    db = g.pop("db", None)
+    db = g.pop("latchkey_db", None)
     if db is not None:
         db.close()
 
@@ -105,8 +107,9 @@ def purge_expired(db, now=None):
     )
 
 
-def purge_if_due(app):
+def purge_if_due():
     """Purge expired rows if the last purge in this process is older than PURGE_INTERVAL."""
+    app = current_app
     now = time.time()
     if now - app.extensions.get("latchkey_last_purge", 0) < PURGE_INTERVAL:
         return
@@ -119,4 +122,3 @@ def purge_if_due(app):
 
 def init_app(app):
     app.teardown_appcontext(close_db)
-    app.before_request(lambda: purge_if_due(app))

@@ -4,23 +4,25 @@ import logging
 import re
 import sqlite3
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
+from flask import jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
-#: Paths that apps call (JSON answers); every other path is a page people see.
-API_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/.well-known/")
+#: The endpoints apps call (JSON answers); every other one is a page people see.
+API_BLUEPRINTS = ("latchkey.token", "latchkey.userinfo", "latchkey.wellknown")
+API_PATH_ENDS = ("/token", "/userinfo", "/revoke", "/introspect", ".json", "/openid-configuration")
 
 
 def wants_json():
-    return request.path.startswith(API_PATHS)
+    if request.blueprint:
+        return request.blueprint in API_BLUEPRINTS
+    return request.path.endswith(API_PATH_ENDS)  # no route matched (404, 405): judge by the path
 
 
 def error_page(title, message, status):
     """An HTML error page that says what happened and what to do."""
-    return render_template("error.html", title=title, message=message), status
+    return render_template("latchkey/error.html", title=title, message=message), status
 
 
 def _api_error(error, description, status, headers=None):
@@ -33,7 +35,8 @@ def _api_error(error, description, status, headers=None):
 
 
 #: Protocol endpoints, whose parameters are checked for their character set before anything else.
-PROTOCOL_PATHS = ("/authorize", "/token", "/revoke", "/introspect", "/logout")
+PROTOCOL_ENDPOINTS = ("latchkey.authorize.authorize", "latchkey.token.token", "latchkey.token.revoke",
+                      "latchkey.token.introspect", "latchkey.pages.logout")
 #: RFC 6749 Appendix A (and RFC 7636 §4.1, RFC 7009 §2.1): these are printable ASCII (VSCHAR).
 VSCHAR_PARAMS = {"client_id", "client_secret", "response_type", "scope", "state", "redirect_uri", "code",
                  "grant_type", "code_verifier", "code_challenge", "code_challenge_method", "refresh_token",
@@ -46,7 +49,7 @@ NOT_VSCHAR = re.compile(r"[^\x20-\x7e]")
 def _bad_characters():
     """A protocol request with control characters anywhere, or non-ASCII in a parameter the
     specs define as ASCII, gets a plain invalid_request before any other processing."""
-    if not request.path.startswith(PROTOCOL_PATHS):
+    if request.endpoint not in PROTOCOL_ENDPOINTS:
         return None
     for key, value in request.values.items(multi=True):
         if CONTROL.search(key) or CONTROL.search(value) or (key in VSCHAR_PARAMS and NOT_VSCHAR.search(value)):
@@ -57,51 +60,60 @@ def _bad_characters():
     return None
 
 
-def init_app(app):
-    app.before_request(_bad_characters)
-    @app.after_request
-    def security_headers(response):
-        headers = response.headers
-        headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-        )
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+def form_expired():
+    """The page a person sees when a form's CSRF token is missing, stale or forged."""
+    return error_page(
+        "This form has expired",
+        "The page was open too long or your session ended. Go back, reload the page and try again.",
+        400,
+    )
 
-    @app.errorhandler(CSRFError)
-    def csrf_failed(e):
-        if request.endpoint == "pages.login":
-            # The login page was open longer than the session: just ask again, keeping the request.
-            flash("The sign-in page had expired. Please sign in again.")
-            next_url = request.form.get("next")
-            return redirect(url_for("pages.login", next=next_url) if next_url else url_for("pages.login"), 303)
-        return error_page(
-            "This form has expired",
-            "The page was open too long or your session ended. Go back, reload the page and try again.",
-            400,
-        )
 
-    @app.errorhandler(HTTPException)
-    def http_error(e):
-        if wants_json():
-            return _api_error("invalid_request", e.description, e.code)
-        return error_page(e.name, e.description, e.code)
+def security_headers(response):
+    """Every page and answer of Latchkey: no framing, no sniffing, no referrer, nothing from elsewhere."""
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    )
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
 
-    @app.errorhandler(sqlite3.OperationalError)
-    def database_busy(e):
-        # The database stayed locked past the busy timeout: nothing was changed; safe to retry.
-        log.error("database error on %s %s: %s", request.method, request.path, e)
-        if wants_json():
-            return _api_error("temporarily_unavailable", "The server is busy; try again.", 503, {"Retry-After": "1"})
-        body, status = error_page("Latchkey is busy", "Nothing was changed. Wait a moment and try again.", 503)
-        return body, status, {"Retry-After": "1"}
 
-    @app.errorhandler(Exception)
-    def unexpected(e):
-        log.exception("unexpected error on %s %s", request.method, request.path)
-        if wants_json():
-            return _api_error("server_error", "An unexpected error occurred.", 500)
-        return error_page("Something went wrong", "The error was logged. Try again in a moment.", 500)
+def http_error(e):
+    if wants_json():
+        return _api_error("invalid_request", e.description, e.code)
+    return error_page(e.name, e.description, e.code)
+
+
+def database_busy(e):
+    # The database stayed locked past the busy timeout: nothing was changed; safe to retry.
+    log.error("database error on %s %s: %s", request.method, request.path, e)
+    if wants_json():
+        return _api_error("temporarily_unavailable", "The server is busy; try again.", 503, {"Retry-After": "1"})
+    body, status = error_page("Latchkey is busy", "Nothing was changed. Wait a moment and try again.", 503)
+    return body, status, {"Retry-After": "1"}
+
+
+def unexpected(e):
+    log.exception("unexpected error on %s %s", request.method, request.path)
+    if wants_json():
+        return _api_error("server_error", "An unexpected error occurred.", 500)
+    return error_page("Something went wrong", "The error was logged. Try again in a moment.", 500)
+
+
+def init_blueprint(bp):
+    """Latchkey's error pages and headers, for its own pages only (an embedding app keeps its own)."""
+    bp.before_request(_bad_characters)
+    bp.after_request(security_headers)
+    bp.register_error_handler(HTTPException, http_error)
+    bp.register_error_handler(sqlite3.OperationalError, database_busy)
+    bp.register_error_handler(Exception, unexpected)
+
+
+def init_standalone(app):
+    """When Latchkey is the whole app, unknown URLs and methods get its pages and headers too."""
+    app.after_request(security_headers)
+    app.register_error_handler(HTTPException, http_error)

@@ -18,15 +18,11 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from . import sessions, tokens
+from . import sessions, settings, tokens
 from .claims import user_info
 from .users import get_user
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-
-
-def _config():
-    return current_app.config
 
 
 def describe(text):
@@ -122,7 +118,7 @@ def id_token_hint_claims(token):
     except (JoseError, ValueError, TypeError):
         return None
     claims = decoded.claims
-    if claims.get("iss") != _config()["ISSUER"] or not isinstance(claims.get("sub"), str):
+    if claims.get("iss") != settings.current()["ISSUER"] or not isinstance(claims.get("sub"), str):
         return None
     return claims
 
@@ -141,13 +137,13 @@ class IdTokenMixin:
 
     def get_client_claims(self, client):
         return {
-            "iss": _config()["ISSUER"],
+            "iss": settings.current()["ISSUER"],
             "aud": client.client_id,
             "exp": int(time.time()) + client.id_token_ttl,
         }
 
     def generate_user_info(self, user, scope):
-        return user_info(user, scope, _config()["DEFAULT_LOCALE"])
+        return user_info(user, scope, settings.current()["DEFAULT_LOCALE"])
 
     def encode_id_token(self, token, request):
         # id_token_claims = false: the ID token carries only `sub`; the rest is at userinfo.
@@ -223,7 +219,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             claimed = tokens.claim_rotation(token)
         else:
             # A retry right after a rotation whose answer was lost (README: refresh grace).
-            claimed = tokens.supersede_unused_child(token, _config()["REFRESH_REUSE_GRACE"])
+            claimed = tokens.supersede_unused_child(token, settings.current()["REFRESH_REUSE_GRACE"])
         if not claimed:
             # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the whole grant.
             tokens.revoke_grant(token.grant_id, "rotated refresh token reused")
@@ -274,7 +270,7 @@ class Introspection(IntrospectionEndpoint):
             "exp": token.get_expires_at(),
             "iat": token.row["issued_at"],
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
-            "iss": _config()["ISSUER"],
+            "iss": settings.current()["ISSUER"],
         }
 
 
@@ -331,10 +327,10 @@ class AccessTokenValidator(BearerTokenValidator):
 
 class UserInfo(UserInfoEndpoint):
     def get_issuer(self):
-        return _config()["ISSUER"]
+        return settings.current()["ISSUER"]
 
     def generate_user_info(self, user, scope):
-        return user_info(user, scope, _config()["DEFAULT_LOCALE"])
+        return user_info(user, scope, settings.current()["DEFAULT_LOCALE"])
 
 
 def create_server(app):

@@ -7,6 +7,7 @@ import time
 import flask_login
 from flask import current_app, session
 
+from . import settings
 from .db import get_db, secret_hash
 from .users import get_user
 
@@ -47,7 +48,7 @@ def sign_in(user):
     sid = secrets.token_urlsafe(32)
     get_db().execute(
         "INSERT INTO sessions (id_hash, username, auth_time, expires_at) VALUES (?, ?, ?, ?)",
-        (secret_hash(sid), user.username, now, now + current_app.config["SESSION_TTL"]),
+        (secret_hash(sid), user.username, now, now + settings.current()["SESSION_TTL"]),
     )
     session.permanent = True
     flask_login.login_user(SignedIn(sid, user, now))
@@ -77,5 +78,5 @@ def current():
 
 def init_app(app):
     login_manager.init_app(app)
-    login_manager.login_view = "pages.login"
+    login_manager.login_view = "latchkey.pages.login"
     login_manager.session_protection = None  # the session row is the protection

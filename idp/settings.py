@@ -99,6 +99,13 @@ def load(environ=None, overrides=None):
     return settings
 
 
+def current():
+    """The settings of the Latchkey serving the current request."""
+    from flask import current_app
+
+    return current_app.extensions["latchkey_settings"]
+
+
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 

@@ -5,8 +5,7 @@ wait a growing delay (RFC 9700 §4.15 asks to limit online guessing of credentia
 import math
 import time
 
-from flask import current_app
-
+from . import settings
 from .db import get_db, transaction
 
 #: Failures are forgotten after an hour without one.
@@ -21,7 +20,7 @@ def _keys(username, address):
 
 
 def _limit(key):
-    config = current_app.config
+    config = settings.current()
     return config["LOGIN_USER_LIMIT"] if key.startswith("user:") else config["LOGIN_ADDRESS_LIMIT"]
 
 
@@ -29,7 +28,7 @@ def _delay(failures, limit):
     """No wait below the limit; then 1, 2, 4, … seconds, at most LOGIN_MAX_DELAY."""
     if failures < limit:
         return 0
-    return min(2 ** min(failures - limit, 20), current_app.config["LOGIN_MAX_DELAY"])
+    return min(2 ** min(failures - limit, 20), settings.current()["LOGIN_MAX_DELAY"])
 
 
 def wait_seconds(username, address, now=None):

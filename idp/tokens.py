@@ -8,7 +8,7 @@ from authlib.oauth2.rfc6749 import TokenMixin, scope_to_list
 from authlib.oidc.core import AuthorizationCodeMixin
 from flask import current_app
 
-from . import audit
+from . import audit, settings
 from .db import get_db, secret_hash
 from .users import get_user
 
@@ -59,7 +59,7 @@ def save_code(code, request, auth_time, now=None):
             secret_hash(code), request.client.client_id, request.user.username,
             request.payload.redirect_uri, request.scope, data.get("nonce"),
             data.get("code_challenge"), data.get("code_challenge_method"),
-            auth_time, new_grant_id(), now + current_app.config["AUTH_CODE_TTL"],
+            auth_time, new_grant_id(), now + settings.current()["AUTH_CODE_TTL"],
         ),
     )
 

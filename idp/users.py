@@ -38,7 +38,7 @@ class UserError(Exception):
 def _hasher():
     app = current_app
     if "latchkey_hasher" not in app.extensions:
-        app.extensions["latchkey_hasher"] = passwords.hasher(app.config)
+        app.extensions["latchkey_hasher"] = passwords.hasher(app.extensions["latchkey_settings"])
     return app.extensions["latchkey_hasher"]
 
 

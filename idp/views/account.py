@@ -2,29 +2,13 @@
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField
-from wtforms.validators import EqualTo, InputRequired, Length
-
 from .. import audit, sessions, tokens
 from ..db import secret_hash
+from ..errors import form_expired
+from ..forms import ConfirmForm, PasswordForm, RevokeForm
 from ..users import check_password, set_password
 
 bp = Blueprint("account", __name__)
-
-
-class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[InputRequired()])
-    new = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=1000)])
-    confirm = PasswordField("New password again", validators=[EqualTo("new", "The new passwords do not match.")])
-
-
-class RevokeForm(FlaskForm):
-    client_id = HiddenField(validators=[InputRequired()])
-
-
-class ConfirmForm(FlaskForm):
-    """A form with nothing but its CSRF token."""
 
 
 def _page(password_form=None, status=200):
@@ -35,7 +19,7 @@ def _page(password_form=None, status=200):
          "name": getattr(registry.get(row["client_id"]), "client_name", row["client_id"])}
         for row in tokens.apps_holding_tokens(signed_in.user.username)
     ]
-    return render_template("account.html", user=signed_in.user, apps=apps,
+    return render_template("latchkey/account.html", user=signed_in.user, apps=apps,
                            password_form=password_form or PasswordForm(), revoke_form=RevokeForm(),
                            everywhere_form=ConfirmForm()), status
 
@@ -52,32 +36,37 @@ def change_password():
     signed_in = sessions.current()
     form = PasswordForm()
     if not form.validate_on_submit():
-        return _page(form, 400)
+        return form_expired() if form.csrf_failed() else _page(form, 400)
     if not check_password(signed_in.user, form.current.data):
         form.current.errors.append("That is not your current password.")
         return _page(form, 400)
     set_password(signed_in.user.username, form.new.data, keep_session=secret_hash(signed_in.sid))
     audit.event("password_changed", user=signed_in.user.username)
     flash("Your password was changed. Your other sessions and every app's tokens have ended.")
-    return redirect(url_for("account.account"), 303)
+    return redirect(url_for("latchkey.account.account"), 303)
 
 
 @bp.route("/account/revoke", methods=["POST"])
 @login_required
 def revoke_app():
     form = RevokeForm()
+    if form.csrf_failed():
+        return form_expired()
     if form.validate_on_submit():
         tokens.revoke_app(sessions.current().user.username, form.client_id.data)
         flash("The app's access was revoked; it will ask you to sign in again.")
-    return redirect(url_for("account.account"), 303)
+    return redirect(url_for("latchkey.account.account"), 303)
 
 
 @bp.route("/account/sign-out-everywhere", methods=["POST"])
 @login_required
 def sign_out_everywhere():
-    if ConfirmForm().validate_on_submit():
+    form = ConfirmForm()
+    if form.csrf_failed():
+        return form_expired()
+    if form.validate_on_submit():
         username = sessions.current().user.username
         sessions.end_all(username)
         audit.event("signed_out_everywhere", user=username)
-        return render_template("signed_out.html")
-    return redirect(url_for("account.account"), 303)
+        return render_template("latchkey/signed_out.html")
+    return redirect(url_for("latchkey.account.account"), 303)

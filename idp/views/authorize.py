@@ -9,7 +9,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, Invali
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import sessions
+from .. import sessions, settings
 from ..errors import error_page
 from ..oauth import describe, id_token_hint_claims
 
@@ -39,7 +39,7 @@ def _answer(response, redirect_uri):
         return response
     own = parse_qsl(urlsplit(redirect_uri).query, keep_blank_values=True)
     params = parse_qsl(urlsplit(response.location).query, keep_blank_values=True)[len(own):]
-    params.append(("iss", current_app.config["ISSUER"]))
+    params.append(("iss", settings.current()["ISSUER"]))
     location = redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(params)
     return ExactRedirect(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
@@ -82,7 +82,7 @@ def _login_url(hint=None):
         params.append((key, value))
     if hint and "login_hint" not in request.values:
         params.append(("login_hint", hint))
-    return url_for("pages.login", next=url_for("authorize.authorize") + "?" + urlencode(params))
+    return url_for("latchkey.pages.login", next=url_for("latchkey.authorize.authorize") + "?" + urlencode(params))
 
 
 def _must_sign_in(signed_in, prompts):
@@ -127,5 +127,5 @@ def authorize():
         if "none" in prompts:
             return denied
         # Tell the person why first; the link takes the access_denied answer back to the app.
-        return render_template("denied.html", client=grant.client, user=user, back=denied.location), 403
+        return render_template("latchkey/denied.html", client=grant.client, user=user, back=denied.location), 403
     return _answer(_server().create_authorization_response(grant_user=user, grant=grant), grant.redirect_uri)

@@ -3,24 +3,13 @@
 from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField
-from wtforms.validators import InputRequired, Length
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from .. import audit, sessions, throttle
+from ..forms import ConfirmForm, LoginForm
 from ..users import authenticate
 
 bp = Blueprint("pages", __name__)
-
-
-class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[InputRequired(), Length(max=200)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=1000)])
-
-
-class ConfirmForm(FlaskForm):
-    """A form with nothing but its CSRF token."""
 
 
 def _safe_next(value):
@@ -57,17 +46,21 @@ def login():
             sessions.sign_in(user)
             audit.event("sign_in", user=user.username, address=address)
             # 303: the browser follows with a GET and never re-posts the password.
-            return redirect(next_url or url_for("account.account"), 303)
+            return redirect(next_url or url_for("latchkey.account.account"), 303)
         else:
             throttle.record_failure(username, address)
             audit.event("sign_in_failed", username=username, address=address)
             error = "Wrong username or password."
+    elif form.csrf_failed():
+        # The page was open longer than the session behind it: ask again, keeping the request.
+        flash("The sign-in page had expired. Please sign in again.")
+        return redirect(url_for("latchkey.pages.login", next=next_url) if next_url else url_for("latchkey.pages.login"), 303)
     elif form.is_submitted():
         error = "Enter your username and password."
     login_hint = request.args.get("login_hint") or _hint_from(next_url)
     if login_hint and not form.username.data:
         form.username.data = login_hint
-    return render_template("login.html", form=form, error=error, next=next_url,
+    return render_template("latchkey/login.html", form=form, error=error, next=next_url,
                            client=_asking_client(next_url)), status
 
 
@@ -115,11 +108,11 @@ def logout():
                 return response
         else:
             sessions.end()
-        return render_template("signed_out.html")
+        return render_template("latchkey/signed_out.html")
     problem = None
     if unverified or asked_uri:
         problem = "The app's sign-out request could not be verified, so you will not be sent back to it."
-    return render_template("logout.html", form=form, signed_in=sessions.current(), problem=problem,
+    return render_template("latchkey/logout.html", form=form, signed_in=sessions.current(), problem=problem,
                            client=end_request.client if end_request else None)
 
 
@@ -127,5 +120,5 @@ def logout():
 def home():
     signed_in = sessions.current()
     if signed_in is None:
-        return redirect(url_for("pages.login"))
-    return redirect(url_for("account.account"))
+        return redirect(url_for("latchkey.pages.login"))
+    return redirect(url_for("latchkey.account.account"))

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, current_app, jsonify
 
+from .. import settings
 from ..claims import CLAIMS_SUPPORTED
 from ..clients import AUTH_METHODS, GRANT_TYPES, SUPPORTED_SCOPES
 from ..keys import public_jwks
@@ -40,7 +41,7 @@ def metadata(issuer):
 
 @bp.route("/.well-known/openid-configuration")
 def openid_configuration():
-    return jsonify(metadata(current_app.config["ISSUER"]))
+    return jsonify(metadata(settings.current()["ISSUER"]))
 
 
 @bp.route("/.well-known/jwks.json")

@@ -1,0 +1,37 @@
+"""The HTML forms. Each carries a CSRF token (Flask-WTF) that lives as long as the session."""
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length
+
+
+class Form(FlaskForm):
+    class Meta:
+        csrf_time_limit = None  # the token lives as long as the session
+
+    def csrf_failed(self):
+        """True when the form was posted with a missing, stale or forged CSRF token."""
+        if not self.is_submitted():
+            return False
+        if not self.errors:  # not validated yet
+            self.validate()
+        return bool(self.csrf_token.errors)
+
+
+class LoginForm(Form):
+    username = StringField("Username", validators=[InputRequired(), Length(max=200)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=1000)])
+
+
+class ConfirmForm(Form):
+    """A form with nothing but its CSRF token."""
+
+
+class PasswordForm(Form):
+    current = PasswordField("Current password", validators=[InputRequired()])
+    new = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=1000)])
+    confirm = PasswordField("New password again", validators=[EqualTo("new", "The new passwords do not match.")])
+
+
+class RevokeForm(Form):
+    client_id = HiddenField(validators=[InputRequired()])
