@@ -221,13 +221,13 @@ def free_port():
 class LiveServer:
     """Latchkey under gunicorn in a subprocess, on a free loopback port, with its own instance."""
 
-    def __init__(self, tmp_path, clients_text=CLIENTS, workers=4):
+    def __init__(self, tmp_path, clients_text=CLIENTS, workers=4, app="app:app", chdir=ROOT, prefix=""):
         import os
         import subprocess
         import sys
 
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}{prefix}"
         clients = tmp_path / "live-clients.toml"
         clients.write_text(clients_text)
         self.env = {**os.environ, "IDP_ISSUER": self.url, "IDP_INSTANCE_PATH": str(tmp_path / "live-instance"),
@@ -236,7 +236,7 @@ class LiveServer:
         self.log = open(tmp_path / "server.log", "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
-             "app:app"],
+             "--chdir", chdir, app],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         self._wait()
@@ -296,7 +296,8 @@ def browser_sign_in(session, authorize_url, username="alice", password=PASSWORD)
         response = session.get(url, allow_redirects=False)
         if response.status_code == 200 and 'name="password"' in response.text:
             next_url = re.search(r'name="next" value="([^"]+)"', response.text).group(1).replace("&amp;", "&")
-            response = session.post(urljoin(url, "/login"), allow_redirects=False, data={
+            action = re.search(r'<form method="post" action="([^"]+)"', response.text).group(1)
+            response = session.post(urljoin(url, action), allow_redirects=False, data={
                 "username": username, "password": password, "next": next_url,
                 "csrf_token": csrf_token(response.text)})
             assert response.status_code == 303, response.text
