@@ -50,6 +50,8 @@ class Latchkey:
             self.init_app(app, url_prefix, settings)
 
     def init_app(self, app, url_prefix="", settings=None):
+        # Authlib's debug messages print issued tokens ("Issue token {...}"); never let them out.
+        logging.getLogger("authlib").setLevel(logging.INFO)
         config = load_settings(settings)
         _prepare_instance(config["INSTANCE_PATH"])
         try:
@@ -87,8 +89,6 @@ class Latchkey:
 def create_app(test_config=None):
     """Latchkey on its own: the app `flask run` and gunicorn serve."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Authlib's debug messages print issued tokens ("Issue token {...}"); never let them out.
-    logging.getLogger("authlib").setLevel(logging.INFO)
     config = load_settings(test_config)
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], static_folder=None)
     app.config.update(config)

@@ -131,11 +131,14 @@ class Client(ClientMixin):
     def check_redirect_uri(self, redirect_uri):
         """Exact, string-for-string match (RFC 9700 §4.1.3); a loopback http URI matches on
         any port (RFC 8252 §7.3)."""
+        if not isinstance(redirect_uri, str):
+            return False
         if redirect_uri in self.redirect_uris:
             return True
-        if not _is_loopback_http(redirect_uri):
-            return False
         try:
+            urlsplit(redirect_uri).port  # noqa: B018 - raises on a bad port (99999, "x")
+            if not _is_loopback_http(redirect_uri):
+                return False
             bare = _without_port(redirect_uri)
         except ValueError:
             return False

@@ -2,11 +2,12 @@
 live in Authlib; the subclasses here supply storage, users, clients and keys, and tighten the
 defaults where the specs ask for more."""
 
+import base64
 import time
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
@@ -20,6 +21,7 @@ from joserfc.errors import JoseError
 
 from . import sessions, settings, tokens
 from .claims import user_info
+from .db import transaction
 from .users import get_user
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -37,9 +39,15 @@ class Server(AuthorizationServer):
         if "client_secret" in request.args:
             raise InvalidRequestError("Send client_secret in the request body or in Basic, never in the URL.")
         # RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
-        basic = (request.headers.get("Authorization") or "").split(" ")[0].lower() == "basic"
+        scheme, _, credentials = (request.headers.get("Authorization") or "").partition(" ")
+        basic = scheme.lower() == "basic"
         if basic and "client_secret" in request.form:
             raise InvalidRequestError("Send the client credentials one way only: Basic or the body.")
+        if basic:
+            try:
+                base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidClientError(status_code=401, description="Malformed Basic credentials.") from None
         return super().authenticate_client(request, methods, endpoint)
 
     def handle_response(self, status_code, payload, headers):
@@ -187,11 +195,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def create_token_response(self):
         code = self.request.authorization_code
-        if not tokens.claim_code(code):
-            # RFC 6749 §4.1.2: a code used twice is refused and its tokens are revoked.
-            tokens.revoke_grant(code.row["grant_id"], "authorization code reused")
-            raise InvalidGrantError("The authorization code was already used.")
-        return super().create_token_response()
+        # One transaction for the claim and the tokens (see RefreshTokenGrant.create_token_response).
+        with transaction():
+            if tokens.claim_code(code):
+                return super().create_token_response()
+        # RFC 6749 §4.1.2: a code used twice is refused and its tokens are revoked.
+        tokens.revoke_grant(code.row["grant_id"], "authorization code reused")
+        raise InvalidGrantError("The authorization code was already used.")
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -200,7 +210,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):
         token = tokens.find_refresh_token(refresh_token)
-        if token is None or token.row["revoked_at"] is not None or token.is_expired():
+        if token is None or token.is_expired():
+            return None
+        if token.row["revoked_at"] is not None:
+            # RFC 9700 §4.14.2: a dead refresh token of this grant in use means someone else holds
+            # one too (say, the thief who retried first within the grace): end the whole grant.
+            tokens.revoke_grant(token.grant_id, "revoked refresh token presented")
             return None
         return token
 
@@ -215,16 +230,19 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def create_token_response(self):
         token = self.request.refresh_token
-        if token.row["rotated_at"] is None:
-            claimed = tokens.claim_rotation(token)
-        else:
-            # A retry right after a rotation whose answer was lost (README: refresh grace).
-            claimed = tokens.supersede_unused_child(token, settings.current()["REFRESH_REUSE_GRACE"])
-        if not claimed:
-            # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the whole grant.
-            tokens.revoke_grant(token.grant_id, "rotated refresh token reused")
-            raise InvalidGrantError("The refresh token was already used.")
-        return super().create_token_response()
+        # One transaction for the claim and the new tokens: a request that loses the race sees
+        # both or neither, so its revocation below catches the winner's tokens too.
+        with transaction():
+            if token.row["rotated_at"] is None:
+                claimed = tokens.claim_rotation(token)
+            else:
+                # A retry right after a rotation whose answer was lost (README: refresh grace).
+                claimed = tokens.supersede_unused_child(token, settings.current()["REFRESH_REUSE_GRACE"])
+            if claimed:
+                return super().create_token_response()
+        # RFC 9700 §4.14.2: a rotated refresh token presented again revokes the whole grant.
+        tokens.revoke_grant(token.grant_id, "rotated refresh token reused")
+        raise InvalidGrantError("The refresh token was already used.")
 
     def revoke_old_credential(self, refresh_token):
         """Nothing to do: the rotation was claimed before the new tokens were made."""

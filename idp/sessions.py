@@ -13,6 +13,9 @@ from .users import get_user
 
 login_manager = flask_login.LoginManager()
 
+#: Session key marking a sign-in made on the way to an authorization request (value: its auth_time).
+FRESH_SIGN_IN = "latchkey_fresh_sign_in"
+
 
 class SignedIn(flask_login.UserMixin):
     """The person behind the current browser session."""

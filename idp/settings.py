@@ -94,6 +94,7 @@ def load(environ=None, overrides=None):
             settings[name] = _coerce(name, value, "test settings")
     settings["INSTANCE_PATH"] = os.path.abspath(settings["INSTANCE_PATH"])
     settings["ISSUER"] = settings["ISSUER"].rstrip("/")
+    _check_issuer(settings["ISSUER"])
     if not settings["DATABASE"]:
         settings["DATABASE"] = os.path.join(settings["INSTANCE_PATH"], "idp.sqlite3")
     return settings
@@ -104,6 +105,20 @@ def current():
     from flask import current_app
 
     return current_app.extensions["latchkey_settings"]
+
+
+def _check_issuer(issuer):
+    """OIDC Discovery §3: the issuer is an https URL with no query or fragment (plain http is
+    allowed on a loopback host, for local testing)."""
+    try:
+        parts = urlsplit(issuer)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        parts = None
+    if not parts or not parts.hostname or parts.query or parts.fragment or "#" in issuer or "?" in issuer:
+        raise SettingsError(f"ISSUER must be a URL such as https://id.example.org, not {issuer!r}")
+    if parts.scheme != "https" and not is_local_http(issuer):
+        raise SettingsError(f"ISSUER must use https (plain http only on 127.0.0.1, [::1] or localhost), not {issuer!r}")
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")

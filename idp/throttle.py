@@ -41,20 +41,38 @@ def wait_seconds(username, address, now=None):
     return max(0, math.ceil((rows[0] or 0) - now))
 
 
-def record_failure(username, address, now=None):
+def begin_attempt(username, address, now=None):
+    """Count this sign-in attempt as a failure before the password is checked, in one
+    transaction with the check of the wait, so parallel guesses cannot all slip through.
+    Return the seconds still to wait (the attempt is then not counted), or 0 to go ahead."""
     now = now or time.time()
-    with transaction() as db:
-        for key in _keys(username, address):
-            row = db.execute("SELECT failures, last_failure_at FROM login_failures WHERE key = ?", (key,)).fetchone()
-            failures = row["failures"] + 1 if row and row["last_failure_at"] > now - WINDOW else 1
-            db.execute(
-                "INSERT INTO login_failures (key, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,"
-                " last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until",
-                (key, failures, now, now + _delay(failures, _limit(key))),
-            )
+    with transaction():
+        wait = wait_seconds(username, address, now)
+        if not wait:
+            _count_failure(username, address, now)
+    return wait
 
 
-def record_success(username):
-    """A correct password clears the username's count (the address keeps its own)."""
-    get_db().execute("DELETE FROM login_failures WHERE key = ?", (f"user:{username.lower()}",))
+def _count_failure(username, address, now):
+    db = get_db()
+    for key in _keys(username, address):
+        row = db.execute("SELECT failures, last_failure_at FROM login_failures WHERE key = ?", (key,)).fetchone()
+        failures = row["failures"] + 1 if row and row["last_failure_at"] > now - WINDOW else 1
+        db.execute(
+            "INSERT INTO login_failures (key, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,"
+            " last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until",
+            (key, failures, now, now + _delay(failures, _limit(key))),
+        )
+
+
+def record_success(username, address):
+    """A correct password clears the username's count and takes back the address's count of
+    this attempt."""
+    db = get_db()
+    db.execute("DELETE FROM login_failures WHERE key = ?", (f"user:{username.strip().lower()}",))
+    db.execute(
+        "UPDATE login_failures SET failures = MAX(failures - 1, 0),"
+        " blocked_until = CASE WHEN failures - 1 >= ? THEN blocked_until ELSE 0 END WHERE key = ?",
+        (settings.current()["LOGIN_ADDRESS_LIMIT"], f"addr:{address}"),
+    )

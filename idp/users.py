@@ -67,6 +67,9 @@ def add_user(username, password, email, groups=(), **profile):
         raise UserError("a username must be non-empty and contain no spaces")
     if get_user(username) is not None:
         raise UserError(f"user {username!r} already exists (usernames are never reassigned)")
+    if get_db().execute("SELECT 1 FROM removed_usernames WHERE username = ?", (username,)).fetchone():
+        raise UserError(f"the username {username!r} belonged to a removed user; apps know it as theirs, "
+                        "so it is never given to anyone else")
     now = int(time.time())
     fields = {f: profile.get(f) for f in PROFILE_FIELDS if f != "email"}
     with transaction() as db:
@@ -115,6 +118,8 @@ def remove_user(username):
     _require(username)
     with transaction() as db:
         db.execute("DELETE FROM users WHERE username = ?", (username,))
+        db.execute("INSERT INTO removed_usernames (username, removed_at) VALUES (?, ?)",
+                   (username, int(time.time())))
 
 
 def end_everything(db, username, keep_session=None):

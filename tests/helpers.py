@@ -239,7 +239,13 @@ class LiveServer:
              "--chdir", chdir, app],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        self._wait()
+        try:
+            self._wait()
+        except BaseException:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.log.close()
+            raise
 
     def _wait(self):
         import time

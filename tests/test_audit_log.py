@@ -46,3 +46,15 @@ def test_the_audit_module_refuses_secret_fields():
 
     with pytest.raises(ValueError):
         audit.event("oops", password="x")
+
+
+def test_embedded_latchkey_keeps_authlib_debug_logs_off(settings):
+    import logging
+
+    from flask import Flask
+
+    from idp import Latchkey
+
+    logging.getLogger("authlib").setLevel(logging.DEBUG)
+    Latchkey(Flask("host"), settings=settings)
+    assert logging.getLogger("authlib").level == logging.INFO

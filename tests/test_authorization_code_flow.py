@@ -238,3 +238,10 @@ def test_the_redirect_uri_is_kept_exactly_as_registered(flow, app, clients_file)
         assert location.endswith("&state=st-123&iss=http%3A%2F%2Flocalhost")
         error = flow.client.get("/authorize", query_string={**params, "prompt": "none login"}).location
         assert error.startswith(uri + ("&" if "?" in uri else "?") + "error=invalid_request")
+
+
+@pytest.mark.parametrize("uri", ["http://[::1/cb", "http://127.0.0.1:99999/cb", "http://127.0.0.1:x/cb"])
+def test_broken_redirect_uris_get_the_error_page(flow, uri):
+    response = flow.client.get("/authorize", query_string=auth_params("spa", uri, scope="openid",
+                                                                      challenge=pkce_pair()[1]))
+    assert response.status_code == 400 and response.location is None

@@ -29,7 +29,8 @@ def test_prompt_login_asks_again_and_auth_time_moves_on(flow, app):
     assert response.status_code == 302 and response.location.startswith("/login?next=")
     page = flow.client.get(response.location)
     next_url = page.text.split('name="next" value="')[1].split('"')[0].replace("&amp;", "&")
-    assert "prompt" not in next_url  # not asked twice
+    # opening the authorization request again without signing in does not get around prompt=login
+    assert flow.client.get(next_url).location.startswith("/login?next=")
     back = flow.client.post("/login", data={"username": "alice", "password": "correct horse battery",
                                             "csrf_token": csrf_token(page.text), "next": next_url})
     code = redirect_params(flow.client.get(back.location))["code"]
@@ -115,3 +116,15 @@ def test_an_unsupported_response_mode_is_an_error_page(flow, mode):
 
 def test_response_mode_query_is_fine(flow):
     assert "code" in redirect_params(authorize(flow.client, response_mode="query"))
+
+
+def test_max_age_zero_is_satisfied_by_the_sign_in_it_asked_for(flow, app):
+    connect(app.config["DATABASE"]).execute("UPDATE sessions SET auth_time = auth_time - 5")
+    response = authorize(flow.client, max_age="0")
+    assert response.location.startswith("/login?next=")
+    page = flow.client.get(response.location)
+    next_url = page.text.split('name="next" value="')[1].split('"')[0].replace("&amp;", "&")
+    connect(app.config["DATABASE"]).execute("UPDATE sessions SET auth_time = auth_time - 5")  # time passes
+    back = flow.client.post("/login", data={"username": "alice", "password": "correct horse battery",
+                                            "csrf_token": csrf_token(page.text), "next": next_url})
+    assert "code" in redirect_params(flow.client.get(back.location))  # no second login page

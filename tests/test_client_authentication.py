@@ -102,3 +102,9 @@ def test_a_secret_in_the_query_string_is_refused(flow):
     response = flow.client.post("/token?client_secret=" + HASHED_CLIENT_SECRET, data={**data, "client_id": "hashed"})
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
     assert "never in the URL" in response.json["error_description"]
+
+
+def test_basic_credentials_that_are_not_utf8_are_invalid_client(client):
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": "x"},
+                           headers={"Authorization": "Basic " + base64.b64encode(b"\xff:\xfe").decode()})
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"

@@ -1,5 +1,6 @@
 """The login page, the browser session and sign-out."""
 
+import pytest
 from helpers import PASSWORD, csrf_token, login
 
 from idp.db import connect
@@ -90,3 +91,9 @@ def test_every_page_carries_the_security_headers(client):
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer"
         assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example/", "/\n/evil", "//evil", "/\\\\evil"])
+def test_next_never_leaves_the_server(client, alice, target):
+    response = login(client, next_url=target)
+    assert response.status_code == 303 and response.location == "/account"

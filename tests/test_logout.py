@@ -2,7 +2,7 @@
 
 import time
 
-from helpers import ISSUER, csrf_token
+from helpers import ISSUER, Flow, add_user, csrf_token, login
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -93,3 +93,13 @@ def test_without_a_hint_the_person_confirms(flow):
 def test_a_post_without_hint_or_csrf_token_does_not_sign_out(flow):
     response = flow.client.post("/logout", data={})
     assert_asks_without_redirect(flow, response)
+
+
+def test_a_logout_hint_about_someone_else_asks_first(flow, app):
+    add_user(app, "bob")
+    other = app.test_client()
+    login(other, "bob")
+    bobs_hint = Flow(other).tokens(scope="openid")["id_token"]
+    response = flow.client.get("/logout", query_string={"id_token_hint": bobs_hint})
+    assert "Sign out of Latchkey?" in response.text
+    assert flow.client.get("/account").status_code == 200  # alice is still signed in

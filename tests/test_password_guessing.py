@@ -1,5 +1,6 @@
 """Slowing down password guessing, per username and per address, stored in SQLite."""
 
+import threading
 import time
 
 import requests
@@ -86,3 +87,22 @@ def test_the_throttle_holds_across_gunicorn_workers_and_restarts(tmp_path):
         assert try_login(PASSWORD).status_code == 303
     finally:
         server.stop()
+
+
+def test_parallel_guesses_cannot_slip_past_the_limit(client, alice, app):
+    statuses = []
+    barrier = threading.Barrier(12)
+
+    def guess():
+        with app.test_client() as c:
+            page = c.get("/login")
+            barrier.wait()
+            statuses.append(c.post("/login", data={"username": "alice", "password": "wrong",
+                                                   "csrf_token": csrf_token(page.text)}).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses.count(200) <= 5 and statuses.count(429) >= 7

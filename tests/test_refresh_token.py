@@ -136,3 +136,13 @@ def test_parallel_refreshes_of_one_token_never_both_succeed(flow, app):
     issued = [r["refresh_token"] for r in results if "refresh_token" in r]
     still_working = [t for t in issued if refresh(flow, t).status_code == 200]
     assert len(results) == 6 and len(still_working) <= 1
+
+
+def test_a_thief_retrying_first_within_the_grace_loses_the_grant_when_the_owner_comes_back(flow):
+    first = flow.tokens()
+    owners = flow.token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}).json
+    thiefs = flow.token({"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}).json
+    owner_again = flow.token({"grant_type": "refresh_token", "refresh_token": owners["refresh_token"]})
+    assert owner_again.status_code == 400
+    stolen = flow.token({"grant_type": "refresh_token", "refresh_token": thiefs["refresh_token"]})
+    assert stolen.status_code == 400 and stolen.json["error"] == "invalid_grant"

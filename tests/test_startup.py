@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from idp import StartupError, create_app
+from idp.db import MIGRATIONS, _read
 from idp.settings import SettingsError, load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,9 +25,25 @@ def test_first_start_creates_instance_database_key_and_secret(settings, caplog):
     assert stat.S_IMODE(os.stat(os.path.join(instance, "session_secret")).st_mode) == 0o600
     db = sqlite3.connect(os.path.join(instance, "idp.sqlite3"))
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
-    for what in ("created instance folder", "schema version 1", "RSA-2048 signing key", "session secret"):
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    for what in ("created instance folder", f"schema version {len(MIGRATIONS)}", "RSA-2048 signing key", "session secret"):
         assert what in caplog.text
+
+
+def test_a_database_of_an_older_version_is_upgraded_in_place(settings):
+    os.makedirs(settings["INSTANCE_PATH"])
+    path = os.path.join(settings["INSTANCE_PATH"], "idp.sqlite3")
+    old = sqlite3.connect(path)
+    old.executescript(_read("schema.sql") + "PRAGMA user_version = 1;")
+    old.execute("INSERT INTO users (username, password_hash, email, created_at, updated_at)"
+                " VALUES ('alice', 'x', 'alice@example.org', 0, 0)")
+    old.commit()
+    old.close()
+    create_app(settings)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("SELECT username FROM users").fetchall() == [("alice",)]
+    assert db.execute("SELECT COUNT(*) FROM removed_usernames").fetchone()[0] == 0
 
 
 def test_second_start_reuses_key_and_secret(settings):
@@ -118,3 +135,9 @@ def test_a_locked_database_gives_a_busy_answer_and_loses_nothing(flow, app):
     assert page.status_code == 503 and "Latchkey is busy" in page.text
     # nothing was lost: the code is still unused and works now
     assert flow.exchange(code, verifier).status_code == 200
+
+
+@pytest.mark.parametrize("issuer", ["http://id.example.org", "not a url", "https://id.example.org/?x=1"])
+def test_a_bad_issuer_stops_the_start(settings, issuer):
+    with pytest.raises(StartupError, match="ISSUER must"):
+        create_app({**settings, "ISSUER": issuer})

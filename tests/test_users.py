@@ -92,3 +92,11 @@ def test_default_argon2_parameters_follow_owasp():
     from idp.settings import DEFAULTS
 
     assert (DEFAULTS["ARGON2_MEMORY_KIB"], DEFAULTS["ARGON2_TIME_COST"], DEFAULTS["ARGON2_PARALLELISM"]) == (19456, 2, 1)
+
+
+def test_a_removed_username_is_never_given_to_someone_else(app):
+    add_user(app, "carol")
+    assert app.test_cli_runner().invoke(args=["user", "remove", "carol"]).exit_code == 0
+    result = app.test_cli_runner().invoke(args=["user", "add", "carol", "--email", "c2@example.org",
+                                                "--password-stdin"], input=PASSWORD + "\n")
+    assert result.exit_code == 1 and "never given to anyone else" in result.output

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 
 from .. import sessions, settings
 from ..errors import error_page
@@ -72,25 +72,24 @@ def _error(error):
 
 def _login_url(hint=None):
     """The login page, returning afterwards to this same authorization request as a GET."""
-    params = []
-    for key, value in request.values.items(multi=True):
-        if key == "prompt":
-            # prompt=login is satisfied by the login that follows; don't ask twice.
-            value = " ".join(p for p in value.split() if p != "login")
-            if not value:
-                continue
-        params.append((key, value))
+    params = list(request.values.items(multi=True))
     if hint and "login_hint" not in request.values:
         params.append(("login_hint", hint))
     return url_for("latchkey.pages.login", next=url_for("latchkey.authorize.authorize") + "?" + urlencode(params))
 
 
 def _must_sign_in(signed_in, prompts):
-    """OIDC Core §3.1.2.1: sign in when nobody is, on prompt=login, or when max_age has passed."""
-    if signed_in is None or "login" in prompts:
+    """OIDC Core §3.1.2.1: sign in when nobody is, on prompt=login, or when max_age has passed.
+    A sign-in made for this very request satisfies prompt=login and max_age (it is marked in the
+    session by the login page and used once)."""
+    if signed_in is None:
+        return True
+    if session.pop(sessions.FRESH_SIGN_IN, None) == signed_in.auth_time:
+        return False
+    if "login" in prompts:
         return True
     max_age = request.values.get("max_age")
-    return max_age is not None and time.time() - signed_in.auth_time > int(max_age)
+    return max_age is not None and int(time.time()) - signed_in.auth_time > int(max_age)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])

@@ -1,9 +1,10 @@
 """The pages people see: sign in and sign out (the account page is in account.py)."""
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from .. import audit, sessions, throttle
 from ..forms import ConfirmForm, LoginForm
@@ -13,8 +14,9 @@ bp = Blueprint("pages", __name__)
 
 
 def _safe_next(value):
-    """A path on this server to return to after sign-in, or None (no open redirects)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """A path on this server to return to after sign-in, or None (RFC 9700 §4.11: no open
+    redirects). Printable ASCII only: browsers drop tabs and newlines, so '/\t/evil' is '//evil'."""
+    if not value or not re.fullmatch(r"/(?![/\\])[\x21-\x7e]*", value):
         return None
     return value
 
@@ -36,19 +38,20 @@ def login():
     address = request.remote_addr or "unknown"
     if form.validate_on_submit():
         username = form.username.data
-        wait = throttle.wait_seconds(username, address)
+        wait = throttle.begin_attempt(username, address)
         if wait:
             # The password is not even checked while the wait lasts.
             audit.event("sign_in_throttled", username=username, address=address, wait=wait)
             error, status = f"Too many failed sign-ins. Try again in {_duration(wait)}.", 429
         elif (user := authenticate(username, form.password.data)) is not None:
-            throttle.record_success(user.username)
+            throttle.record_success(user.username, address)
             sessions.sign_in(user)
+            if next_url:
+                session[sessions.FRESH_SIGN_IN] = sessions.current().auth_time
             audit.event("sign_in", user=user.username, address=address)
             # 303: the browser follows with a GET and never re-posts the password.
             return redirect(next_url or url_for("latchkey.account.account"), 303)
         else:
-            throttle.record_failure(username, address)
             audit.event("sign_in_failed", username=username, address=address)
             error = "Wrong username or password."
     elif form.csrf_failed():
@@ -91,14 +94,16 @@ def logout():
         # the person may still sign out.
         end_request, unverified = None, True
     asked_uri = request.values.get("post_logout_redirect_uri")
+    signed_in = sessions.current()
     trusted = (
         end_request is not None
         and not end_request.needs_confirmation
         and (end_request.redirect_uri is not None or not asked_uri)
+        # §6: a hint about someone else must not sign out the person at this browser unasked.
+        and (signed_in is None or end_request.id_token_claims.get("sub") == signed_in.user.username)
     )
     form = ConfirmForm()
     if trusted or form.validate_on_submit():
-        signed_in = sessions.current()
         if signed_in:
             audit.event("sign_out", user=signed_in.user.username,
                         client=end_request.client.client_id if end_request and end_request.client else None)
@@ -112,7 +117,7 @@ def logout():
     problem = None
     if unverified or asked_uri:
         problem = "The app's sign-out request could not be verified, so you will not be sent back to it."
-    return render_template("latchkey/logout.html", form=form, signed_in=sessions.current(), problem=problem,
+    return render_template("latchkey/logout.html", form=form, signed_in=signed_in, problem=problem,
                            client=end_request.client if end_request else None)
 
 
