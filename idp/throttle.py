@@ -62,7 +62,9 @@ def _count_failure(username, address, now):
             "INSERT INTO login_failures (key, failures, last_failure_at, blocked_until) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET failures = excluded.failures,"
             " last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until",
-            (key, failures, now, now + _delay(failures, _limit(key))),
+            # Below the limit nothing is blocked (0, not `now`: a parallel attempt that read the
+            # clock a moment earlier must not see a wait).
+            (key, failures, now, (now + delay) if (delay := _delay(failures, _limit(key))) else 0),
         )
 
 

@@ -106,3 +106,16 @@ def test_parallel_guesses_cannot_slip_past_the_limit(client, alice, app):
     for t in threads:
         t.join()
     assert statuses.count(200) <= 5 and statuses.count(429) >= 7
+
+
+def test_parallel_sign_ins_from_one_address_are_not_held_up(app):
+    from idp import throttle
+
+    with app.test_request_context():
+        # Monday morning behind one NAT address: an attempt whose clock read came a moment before
+        # another's count is still let through, and each correct password takes its count back.
+        for i, now in enumerate((100.5, 100.0, 100.2, 99.9)):
+            assert throttle.begin_attempt(f"member{i}", "192.0.2.1", now=now) == 0
+        for i in range(4):
+            throttle.record_success(f"member{i}", "192.0.2.1")
+        assert throttle.wait_seconds("member0", "192.0.2.1", now=100.0) == 0
