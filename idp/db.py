@@ -1,13 +1,14 @@
-"""SQLite storage: one connection per request on `g`, WAL mode, schema migrations by user_version."""
+"""SQLite storage: one kept connection per worker, WAL mode, schema migrations by user_version."""
 
 import contextlib
 import hashlib
 import logging
 import os
 import sqlite3
+import threading
 import time
 
-from flask import current_app, g
+from flask import current_app
 
 from . import settings
 
@@ -59,17 +60,44 @@ def migrate(path):
         conn.close()
 
 
+#: Connections kept open, per thread: {database path: connection}. Opening one costs more than
+#: most requests (the schema is parsed again; closing the last one checkpoints the WAL), so each
+#: worker keeps its own.
+_kept = threading.local()
+_inherited = []
+
+
+def _forget_parents_connections():
+    """A forked child must not use, nor close, its parent's connections (SQLite: "How To Corrupt
+    An SQLite Database File" §2.6); they are set aside untouched."""
+    global _kept
+    _inherited.append(_kept)
+    _kept = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_parents_connections)
+
+#: At most this many databases per thread (several only in tests, one Latchkey per test).
+KEEP_AT_MOST = 4
+
+
 def get_db():
-    """The request's connection, opened on first use."""
-    if "latchkey_db" not in g:
-        g.latchkey_db = connect(settings.current()["DATABASE"])
-    return g.latchkey_db
+    """This worker's connection, opened on first use and kept for its next requests."""
+    path = settings.current()["DATABASE"]
+    kept = _kept.__dict__.setdefault("connections", {})
+    db = kept.get(path)
+    if db is None:
+        while len(kept) >= KEEP_AT_MOST:
+            kept.pop(next(iter(kept))).close()
+        db = kept[path] = connect(path)
+    return db
 
 
-def close_db(exc=None):
-    db = g.pop("latchkey_db", None)
-    if db is not None:
-        db.close()
+def end_request(exc=None):
+    """Nothing a request started stays open: a transaction left by an error is rolled back."""
+    db = _kept.__dict__.get("connections", {}).get(settings.current()["DATABASE"])
+    if db is not None and db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 @contextlib.contextmanager
@@ -91,34 +119,57 @@ def secret_hash(value):
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
+#: Rows deleted per statement: each batch is its own short write, so other workers' requests
+#: wait at most one batch for the lock.
+PURGE_BATCH = 500
+
+
+def _purges(now):
+    """(table, condition, parameters) of every kind of expired row."""
+    return [
+        ("authorization_codes", "expires_at < ?", (now - 3600,)),
+        ("sessions", "expires_at < ?", (now,)),
+        ("login_failures", "last_failure_at < ? AND blocked_until < ?", (now - 3600, now)),
+        # A token row goes when its access token and its refresh token are both dead, and no
+        # refresh token of its grant lives on (rotated rows are kept for reuse detection).
+        ("tokens", "access_expires_at < ?"
+                   " AND (refresh_expires_at IS NULL OR refresh_expires_at < ? OR rotated_at IS NOT NULL"
+                   "      OR revoked_at IS NOT NULL)"
+                   " AND NOT EXISTS (SELECT 1 FROM tokens AS live WHERE live.grant_id = tokens.grant_id"
+                   "                 AND live.refresh_expires_at >= ? AND live.rotated_at IS NULL"
+                   "                 AND live.revoked_at IS NULL)", (now, now, now)),
+    ]
+
+
 def purge_expired(db, now=None):
-    """Delete expired codes, sessions and token rows whose every part has expired."""
+    """Delete expired codes, sessions, throttle counts and dead token rows, in batches."""
     now = int(now or time.time())
-    db.execute("DELETE FROM authorization_codes WHERE expires_at < ?", (now - 3600,))
-    db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
-    db.execute("DELETE FROM login_failures WHERE last_failure_at < ? AND blocked_until < ?", (now - 3600, now))
-    db.execute(
-        "DELETE FROM tokens WHERE access_expires_at < ?"
-        " AND (refresh_expires_at IS NULL OR refresh_expires_at < ? OR rotated_at IS NOT NULL"
-        "      OR revoked_at IS NOT NULL)"
-        " AND grant_id NOT IN (SELECT grant_id FROM tokens WHERE refresh_expires_at >= ?"
-        "                      AND rotated_at IS NULL AND revoked_at IS NULL)",
-        (now, now, now),
-    )
+    for table, condition, params in _purges(now):
+        while db.execute(f"DELETE FROM {table} WHERE rowid IN"
+                         f" (SELECT rowid FROM {table} WHERE {condition} LIMIT {PURGE_BATCH})",
+                         params).rowcount == PURGE_BATCH:
+            pass
 
 
-def purge_if_due():
-    """Purge expired rows if the last purge in this process is older than PURGE_INTERVAL."""
-    app = current_app
+def purge_when_due(response):
+    """Once per PURGE_INTERVAL in each worker, purge expired rows after this response has been
+    sent (WSGI close), so no request waits for it."""
+    app = current_app._get_current_object()
     now = time.time()
     if now - app.extensions.get("latchkey_last_purge", 0) < PURGE_INTERVAL:
-        return
+        return response
     app.extensions["latchkey_last_purge"] = now
-    try:
-        purge_expired(get_db(), now)
-    except sqlite3.OperationalError as e:  # busy: try again next interval
-        log.warning("purge of expired rows skipped: %s", e)
+
+    def purge():
+        with app.app_context():
+            try:
+                purge_expired(get_db(), now)
+            except sqlite3.Error as e:  # busy: the next interval tries again
+                log.warning("purge of expired rows skipped: %s", e)
+
+    response.call_on_close(purge)
+    return response
 
 
 def init_app(app):
-    app.teardown_appcontext(close_db)
+    app.teardown_appcontext(end_request)

@@ -3,9 +3,9 @@ live in Authlib; the subclasses here supply storage, users, clients and keys, an
 defaults where the specs ask for more."""
 
 import base64
+import secrets
 import time
 
-from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -68,12 +68,12 @@ def generate_bearer_token(grant_type, client, user=None, scope=None, expires_in=
     """Opaque random tokens (256 bits), with the client's access token lifetime."""
     token = {
         "token_type": "Bearer",
-        "access_token": generate_token(43),
+        "access_token": secrets.token_urlsafe(32),
         "expires_in": client.access_token_ttl,
         "scope": scope,
     }
     if include_refresh_token:
-        token["refresh_token"] = generate_token(43)
+        token["refresh_token"] = secrets.token_urlsafe(32)
     return token
 
 
@@ -175,6 +175,9 @@ class IdTokenForRefresh(IdTokenMixin, OpenIDToken):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def generate_authorization_code(self):
+        return secrets.token_urlsafe(32)  # 256 bits, like the tokens
 
     def save_authorization_code(self, code, request):
         tokens.save_code(code, request, auth_time=request.user.auth_time)
@@ -338,7 +341,10 @@ class AccessTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string):
         token = tokens.find_access_token(token_string)
         # A token of an app no longer in clients.toml, or of a disabled user, is dead.
-        if token is None or token.get_client() is None or query_user(token.username) is None:
+        if token is None or token.get_client() is None:
+            return None
+        user = token.get_user()
+        if user is None or user.disabled:
             return None
         return token
 

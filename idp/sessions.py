@@ -6,6 +6,7 @@ import time
 
 import flask_login
 from flask import current_app, session
+from flask.sessions import SessionInterface
 
 from . import settings
 from .db import get_db, secret_hash
@@ -79,7 +80,30 @@ def current():
     return signed_in if signed_in.is_authenticated else None
 
 
+class _NoSessionOnApis(SessionInterface):
+    """The token, userinfo and metadata endpoints never use the browser session (an app's call
+    carries no cookie anyway): skip reading and writing it there, and delegate everywhere else."""
+
+    def __init__(self, inner):
+        self.inner, self.paths = inner, None
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def open_session(self, app, request):
+        if self.paths is None:
+            self.paths = {rule.rule for rule in app.url_map.iter_rules()
+                          if rule.endpoint.startswith(("latchkey.wellknown.", "latchkey.token.", "latchkey.userinfo."))}
+        if request.path in self.paths:
+            return self.make_null_session(app)
+        return self.inner.open_session(app, request)
+
+    def save_session(self, app, session, response):
+        return self.inner.save_session(app, session, response)
+
+
 def init_app(app):
+    app.session_interface = _NoSessionOnApis(app.session_interface)
     login_manager.init_app(app)
     login_manager.login_view = "latchkey.pages.login"
     login_manager.session_protection = None  # the session row is the protection

@@ -126,7 +126,10 @@ class Token(TokenMixin):
         return row["revoked_at"] is not None or other is not None
 
     def get_user(self):
-        return get_user(self.username)
+        # Looked up once per request: the bearer check and the userinfo claims both ask.
+        if not hasattr(self, "_user"):
+            self._user = get_user(self.username)
+        return self._user
 
     def get_client(self):
         return current_app.extensions["latchkey_clients"].get(self.client_id)

@@ -3,7 +3,7 @@
 import time
 from pathlib import Path
 
-from idp.db import connect, purge_expired, secret_hash
+from idp.db import PURGE_BATCH, connect, purge_expired, secret_hash
 
 
 def database_bytes(app):
@@ -61,5 +61,20 @@ def test_expired_rows_are_purged_while_serving(flow, app):
     db = connect(app.config["DATABASE"])
     db.execute("UPDATE authorization_codes SET expires_at = 0")
     app.extensions["latchkey_last_purge"] = 0  # the last purge is long ago
-    flow.client.get("/.well-known/jwks.json")
+    response = flow.client.get("/.well-known/jwks.json")
+    assert db.execute("SELECT COUNT(*) FROM authorization_codes").fetchone()[0] == 1  # nobody waits
+    response.close()  # as the WSGI server does once the response is sent
     assert db.execute("SELECT COUNT(*) FROM authorization_codes").fetchone()[0] == 0
+
+
+def test_a_large_purge_goes_in_batches_and_keeps_live_grants(flow, app):
+    alive = flow.tokens()
+    db = connect(app.config["DATABASE"])
+    now = int(time.time())
+    db.executemany(
+        "INSERT INTO tokens (grant_id, client_id, username, scope, grant_scope, access_hash, access_expires_at,"
+        " issued_at, auth_time) VALUES (?, 'web', 'alice', 'openid', 'openid', ?, ?, 0, 0)",
+        ((f"old{i}", f"hash{i}", now - 10) for i in range(3 * PURGE_BATCH + 7)))
+    purge_expired(db, now)
+    remaining = db.execute("SELECT refresh_hash FROM tokens").fetchall()
+    assert [r[0] for r in remaining] == [secret_hash(alive["refresh_token"])]

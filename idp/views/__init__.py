@@ -23,4 +23,4 @@ for module in (wellknown, authorize, token, userinfo, pages, account):
     bp.register_blueprint(module.bp)
 errors.init_blueprint(bp)
 cors.init_blueprint(bp)
-bp.before_request(db.purge_if_due)
+bp.after_request(db.purge_when_due)
