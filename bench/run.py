@@ -2,6 +2,7 @@
 
     python bench/run.py            # the whole benchmark; the README's Performance table comes from it
     python bench/run.py --quick    # a tenth of the operations, to try the script
+    make bench                     # the first, with Latchkey's test dependencies installed first
 
 Each provider runs as in production: Latchkey under gunicorn as the README starts it (one worker per
 core), oidc-provider in node with its in-memory store and development login pages. Load processes
@@ -18,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -147,10 +149,20 @@ def floor(workers, count):
         server.stop()
 
 
+PEER = os.path.join(HERE, "peer")
+
+
+def install_peer():
+    """oidc-provider and the Node.js LTS it asks for (v22), from bench/peer/package-lock.json."""
+    if not os.path.exists(os.path.join(PEER, "node_modules", ".bin", "node")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEER, check=True)
+
+
 def start_peer(secret):
     port = free_port()
-    command = ["node", "server.mjs", str(port), CLIENT_ID, secret, REDIRECT_URI]
-    return Server("oidc-provider", command, os.environ, os.path.join(HERE, "peer"), f"http://127.0.0.1:{port}")
+    command = [os.path.join(PEER, "node_modules", ".bin", "node"), "server.mjs", str(port), CLIENT_ID, secret,
+               REDIRECT_URI]
+    return Server("oidc-provider", command, os.environ, PEER, f"http://127.0.0.1:{port}")
 
 
 # --- load ----------------------------------------------------------------------------------------
@@ -173,14 +185,17 @@ def measure(server, provider, op, count, clients):
     operation and latencies. Set-up (a first sign-in for refresh and userinfo) is not counted."""
     ctx = multiprocessing.get_context("fork")
     setup_done, go, results = ctx.Barrier(clients + 1), ctx.Barrier(clients + 1), ctx.Queue()
-    processes = [ctx.Process(target=_load_process, args=(provider, op, USERS[i % len(USERS)], count // clients,
+    processes = [ctx.Process(target=_load_process, args=(provider, op, USERS[i % len(USERS)], max(1, count // clients),
                                                           setup_done, go, results))
                  for i in range(clients)]
     for p in processes:
         p.start()
-    setup_done.wait()
-    cpu = server.cpu_seconds()
-    go.wait()
+    try:
+        setup_done.wait()
+        cpu = server.cpu_seconds()
+        go.wait()
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"{provider.name} {op}: {results.get(timeout=60)!r}") from None
     started = time.perf_counter()
     latencies = []
     for _ in processes:
@@ -192,9 +207,35 @@ def measure(server, provider, op, count, clients):
     cpu = server.cpu_seconds() - cpu
     for p in processes:
         p.join()
-    done = len(latencies)
+    return summary([(cpu, wall, latencies)])
+
+
+def summary(samples):
+    """One row from several (cpu seconds, wall seconds, latencies) samples of the same operation."""
+    latencies = [ms for _, _, part in samples for ms in part]
+    cpu, wall, done = sum(s[0] for s in samples), sum(s[1] for s in samples), len(latencies)
     return {"ops": done, "cpu_ms": cpu * 1000 / done, "p50": percentile(latencies, 50),
-            "p99": percentile(latencies, 99), "per_s": done / wall}
+            "p99": percentile(latencies, 99), "per_s": done / wall, "samples": samples}
+
+
+def side_by_side(providers, counts, levels=(1, 4), rounds=3):
+    """Every operation at 1 and 4 clients, the providers taking turns in `rounds` rounds, so a
+    change in the machine's speed during the run falls on both alike."""
+    table = {}
+    for key, (server, provider) in providers.items():
+        for op, count in counts.items():
+            measure(server, provider, op, max(20, count // 10), 1)  # warm up (node's JIT too)
+    for clients in levels:
+        for op, count in counts.items():
+            samples = {key: [] for key in providers}
+            for _ in range(rounds):
+                for key, (server, provider) in providers.items():
+                    samples[key] += measure(server, provider, op, count // rounds, clients)["samples"]
+            for key, (_, provider) in providers.items():
+                row = table[f"{key} {op} {clients}"] = summary(samples[key])
+                print(f"{provider.name:14} {op:10} x{clients}: {row['cpu_ms']:.3f} ms CPU/op, "
+                      f"p50 {row['p50']:.2f} ms, p99 {row['p99']:.2f} ms", flush=True)
+    return table
 
 
 def percentile(values, p):
@@ -220,18 +261,21 @@ def argon2_verify_ms(repeat=20):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the operations")
+    parser.add_argument("--smoke", action="store_true", help="a hundredth: only shows that the script works")
     parser.add_argument("--workers", type=int, default=os.cpu_count(), help="Latchkey's gunicorn workers")
+    parser.add_argument("--out", default=os.path.join(ROOT, "build", "bench"), help="where the results go")
     args = parser.parse_args()
-    scale = 10 if args.quick else 1
+    scale = 100 if args.smoke else 10 if args.quick else 1
     counts = {"sign-in": 400 // scale, "refresh": 2000 // scale, "userinfo": 4000 // scale,
               "discovery": 4000 // scale, "jwks": 4000 // scale}
-    out = os.path.join(ROOT, "build", "bench")
+    out = args.out
     os.makedirs(out, exist_ok=True)
     work = tempfile.mkdtemp(prefix="latchkey-bench-")
     from idp.passwords import new_client_secret
 
     secret, secret_hash = new_client_secret()  # as `flask client secret` makes them
     results = {"machine": machine(), "workers": args.workers, "counts": counts}
+    install_peer()
     try:
         env, port = prepare_latchkey(os.path.join(work, "empty"), secret_hash)
         results["argon2_verify_ms"] = argon2_verify_ms()
@@ -242,24 +286,16 @@ def main():
                                             "openid profile email offline_access")),
             "peer": (peer, Provider("oidc-provider", peer.url, secret, "login", "openid profile email")),
         }
-        results["table"] = {}
-        for key, (server, provider) in providers.items():
-            for op, count in counts.items():
-                measure(server, provider, op, max(20, count // 10), 1)  # warm up (node's JIT too)
-            for clients in (1, 4):
-                for op, count in counts.items():
-                    row = measure(server, provider, op, count, clients)
-                    results["table"][f"{key} {op} {clients}"] = row
-                    print(f"{provider.name:14} {op:10} x{clients}: {row['cpu_ms']:.3f} ms CPU/op, "
-                          f"p50 {row['p50']:.2f} ms, p99 {row['p99']:.2f} ms", flush=True)
+        results["table"] = side_by_side(providers, counts)
+        for key, (server, _) in providers.items():
             results[f"{key}_rss_mb"] = server.rss_mb()
         results["floor"] = floor(args.workers, counts["discovery"])
         results["cold_start_s"] = {"latchkey": cold_starts(lambda: start_latchkey(env, free_port_env(env), args.workers)),
                                    "peer": cold_starts(lambda: start_peer(secret))}
         peer.stop()
-        results["soak"] = soak(latchkey, providers["latchkey"][1], 100_000 // scale)
+        results["soak"] = soak(latchkey, providers["latchkey"][1], 100_000 // scale, 10_000 // scale)
         latchkey.stop()
-        results["large"] = large_database(work, secret, secret_hash, args.workers, counts, results["table"])
+        results["large"] = large_database(work, secret, secret_hash, args.workers, counts, scale)
     finally:
         for server, _ in locals().get("providers", {}).values():
             if server.process.poll() is None:
@@ -270,7 +306,13 @@ def main():
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(report)
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=2)
+        json.dump(without_samples(results), f, indent=2)
+
+
+def without_samples(value):
+    if isinstance(value, dict):
+        return {str(k): without_samples(v) for k, v in value.items() if k != "samples"}
+    return value
 
 
 def free_port_env(env):
@@ -306,27 +348,33 @@ def soak(server, provider, total, step=10_000):
     return samples
 
 
-def large_database(work, secret, secret_hash, workers, counts, table):
-    """The hot paths again on a database with 10,000 users and 200,000 tokens (half of them
-    expired and due for purging), against their figures on the empty database."""
+def large_database(work, secret, secret_hash, workers, counts, scale=1):
+    """The hot paths on a database with 10,000 users and 200,000 tokens (half of them dead and
+    due for purging) beside a new, nearly empty one, taking turns."""
     import seed
 
     env, port = prepare_latchkey(os.path.join(work, "large"), secret_hash)
     database = os.path.join(env["IDP_INSTANCE_PATH"], "idp.sqlite3")
-    seeded = seed.fill(database, users=10_000, tokens=200_000)
-    server = start_latchkey(env, port, workers)
-    provider = Provider("Latchkey", server.url, secret, "username", "openid profile email offline_access")
+    seeded = seed.fill(database, users=10_000 // scale, tokens=200_000 // scale)
+    large = start_latchkey(env, port, workers)
+    small = start_latchkey(*prepare_latchkey(os.path.join(work, "small"), secret_hash), workers)
+    scope = "openid profile email offline_access"
+    providers = {"small": (small, Provider("empty database", small.url, secret, "username", scope)),
+                 "large": (large, Provider("large database", large.url, secret, "username", scope))}
     try:
-        first = measure(server, provider, "userinfo", 200, 4)  # the purge of expired rows runs meanwhile
-        rows = {}
-        for op in ("sign-in", "refresh", "userinfo", "discovery"):
-            rows[op] = measure(server, provider, op, counts[op], 1)
-            print(f"large database {op:10} x1: {rows[op]['cpu_ms']:.3f} ms CPU/op "
-                  f"(empty: {table[f'latchkey {op} 1']['cpu_ms']:.3f})", flush=True)
-        left = seed.count_tokens(database)
+        # Serve while the purge of the dead rows goes on after each response, until it is done.
+        during, started = [], time.perf_counter()
+        while seed.count_dead(database) and len(during) < 100:
+            during += measure(large, providers["large"][1], "userinfo", 200, 4)["samples"]
+        purge = {"seconds": time.perf_counter() - started, "left": seed.count_dead(database), **summary(during)}
+        print(f"large database: purged while serving in {purge['seconds']:.1f} s, userinfo p99 meanwhile "
+              f"{purge['p99']:.1f} ms", flush=True)
+        ops = {op: counts[op] for op in ("sign-in", "refresh", "userinfo", "discovery")}
+        table = side_by_side(providers, ops, levels=(1,))
     finally:
-        server.stop()
-    return {"seeded": seeded, "tokens_after_purge": left, "during_purge": first, "rows": rows}
+        large.stop()
+        small.stop()
+    return {"seeded": seeded, "purge": purge, "table": table}
 
 
 # --- the report ----------------------------------------------------------------------------------
@@ -338,7 +386,8 @@ def machine():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    node = subprocess.run([os.path.join(PEER, "node_modules", ".bin", "node"), "--version"], capture_output=True,
+                          text=True).stdout.strip()
     return (f"{model}, {os.cpu_count()} cores, Linux {os.uname().release}, Python {sys.version.split()[0]}, "
             f"node {node}")
 
@@ -354,12 +403,12 @@ def render(r):
         for clients in (1, 4):
             ours, peer = t[f"latchkey {op} {clients}"], t[f"peer {op} {clients}"]
             lines.append(f"| {op} | {clients} | {ours['cpu_ms']:.2f} | {peer['cpu_ms']:.2f} | "
-                         f"{ours['cpu_ms'] / peer['cpu_ms']:.2f} | {ours['p50']:.1f} / {ours['p99']:.1f} | "
+                         f"{ratio(ours['cpu_ms'], peer['cpu_ms'])} | {ours['p50']:.1f} / {ours['p99']:.1f} | "
                          f"{peer['p50']:.1f} / {peer['p99']:.1f} |")
             if op == "sign-in":
                 less = ours["cpu_ms"] - r["argon2_verify_ms"]
                 lines.append(f"| sign-in less argon2 | {clients} | {less:.2f} | {peer['cpu_ms']:.2f} | "
-                             f"{less / peer['cpu_ms']:.2f} | | |")
+                             f"{ratio(less, peer['cpu_ms'])} | | |")
     for clients, row in r["floor"].items():
         lines.append(f"| gunicorn alone: an empty WSGI app | {clients} | {row['cpu_ms']:.2f} | | | "
                      f"{row['p50']:.1f} / {row['p99']:.1f} | |")
@@ -370,14 +419,19 @@ def render(r):
               f"the long run, {fmt_mb(soak[-1]['rss_mb'])} after {soak[-1]['ops']:,} "
               f"(oidc-provider after the table: {fmt_mb(r['peer_rss_mb'].values())}).", "",
               f"Large database ({r['large']['seeded']['users']:,} users, {r['large']['seeded']['tokens']:,} tokens, "
-              f"{r['large']['seeded']['expired']:,} of them dead and purged while serving; "
-              f"{r['large']['tokens_after_purge']:,} left; userinfo p99 during the purge "
-              f"{r['large']['during_purge']['p99']:.1f} ms):", "",
+              f"{r['large']['seeded']['expired']:,} of them dead): the dead rows were purged while serving in "
+              f"{r['large']['purge']['seconds']:.0f} s ({r['large']['purge']['left']:,} left), userinfo p50 / p99 "
+              f"meanwhile {r['large']['purge']['p50']:.1f} / {r['large']['purge']['p99']:.1f} ms; then:", "",
               "| operation | empty CPU ms/op | large CPU ms/op | change |", "|---|---|---|---|"]
-    for op, row in r["large"]["rows"].items():
-        empty = t[f"latchkey {op} 1"]["cpu_ms"]
-        lines.append(f"| {op} | {empty:.2f} | {row['cpu_ms']:.2f} | {(row['cpu_ms'] / empty - 1) * 100:+.0f} % |")
+    for op in ("sign-in", "refresh", "userinfo", "discovery"):
+        empty, full = (r["large"]["table"][f"{key} {op} 1"]["cpu_ms"] for key in ("small", "large"))
+        lines.append(f"| {op} | {empty:.2f} | {full:.2f} | {ratio(full - empty, empty / 100, '+.0f')} % |")
     return "\n".join(lines) + "\n"
+
+
+def ratio(a, b, spec=".2f"):
+    """a / b, or "n/a" when b was too small for /proc's clock ticks (only in --smoke runs)."""
+    return format(a / b, spec) if b > 0 else "n/a"
 
 
 def fmt_mb(values):

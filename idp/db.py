@@ -121,7 +121,9 @@ def secret_hash(value):
 
 #: Rows deleted per statement: each batch is its own short write, so other workers' requests
 #: wait at most one batch for the lock.
-PURGE_BATCH = 500
+PURGE_BATCH = 100
+#: Seconds of purging after one response, at most (plus one batch).
+PURGE_BUDGET = 0.05
 
 
 def _purges(now):
@@ -141,19 +143,24 @@ def _purges(now):
     ]
 
 
-def purge_expired(db, now=None):
-    """Delete expired codes, sessions, throttle counts and dead token rows, in batches."""
+def purge_expired(db, now=None, budget=None):
+    """Delete expired codes, sessions, throttle counts and dead token rows, in batches. With a
+    `budget` (seconds), stop after the batch that passes it; return True when nothing due is left."""
     now = int(now or time.time())
+    started = time.monotonic()
     for table, condition, params in _purges(now):
         while db.execute(f"DELETE FROM {table} WHERE rowid IN"
                          f" (SELECT rowid FROM {table} WHERE {condition} LIMIT {PURGE_BATCH})",
                          params).rowcount == PURGE_BATCH:
-            pass
+            if budget is not None and time.monotonic() - started > budget:
+                return False
+    return True
 
 
 def purge_when_due(response):
     """Once per PURGE_INTERVAL in each worker, purge expired rows after this response has been
-    sent (WSGI close), so no request waits for it."""
+    sent (WSGI close), so no request waits for it. A large backlog (say, after a long downtime)
+    goes PURGE_BUDGET seconds at a time, after each following response, so the worker stays free."""
     app = current_app._get_current_object()
     now = time.time()
     if now - app.extensions.get("latchkey_last_purge", 0) < PURGE_INTERVAL:
@@ -163,7 +170,8 @@ def purge_when_due(response):
     def purge():
         with app.app_context():
             try:
-                purge_expired(get_db(), now)
+                if not purge_expired(get_db(), now, budget=PURGE_BUDGET):
+                    app.extensions["latchkey_last_purge"] = 0  # more to do after the next response
             except sqlite3.Error as e:  # busy: the next interval tries again
                 log.warning("purge of expired rows skipped: %s", e)
 

@@ -1,7 +1,5 @@
 """argon2id hashing for user passwords and client secrets."""
 
-import ctypes
-import ctypes.util
 import secrets
 
 from argon2 import PasswordHasher, Type
@@ -9,19 +7,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 _default = PasswordHasher(type=Type.ID)
 
-
-def _return_hash_memory_to_the_system():
-    """Each argon2 run mallocs its whole memory cost (19 MiB by default). glibc raises its mmap
-    threshold after the first such block is freed, so later ones come from the heap and stay
-    resident: +20 MB per worker for good. A fixed threshold keeps them mmap'ed and returned."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD, glibc's default starting value
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
-
-
-_return_hash_memory_to_the_system()
 
 
 def hasher(settings):

@@ -88,10 +88,14 @@ def test_password_is_rehashed_on_sign_in_when_parameters_change(settings, client
     assert ",t=2," in row[0]
 
 
-def test_default_argon2_parameters_follow_owasp():
-    from idp.settings import DEFAULTS
+def test_passwords_are_hashed_with_owasps_9_mib_4_pass_argon2id_by_default(settings):
+    from idp import create_app
 
-    assert (DEFAULTS["ARGON2_MEMORY_KIB"], DEFAULTS["ARGON2_TIME_COST"], DEFAULTS["ARGON2_PARALLELISM"]) == (19456, 2, 1)
+    defaults = {k: v for k, v in settings.items() if not k.startswith("ARGON2_")}
+    app = create_app(defaults)
+    add_user(app, "carol")
+    row = connect(app.config["DATABASE"]).execute("SELECT password_hash FROM users").fetchone()
+    assert row[0].startswith("$argon2id$v=19$m=9216,t=4,p=1$")
 
 
 def test_a_removed_username_is_never_given_to_someone_else(app):
