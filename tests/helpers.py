@@ -257,9 +257,9 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError("server exited:\n" + self.output())
             try:
-                requests.get(self.url + "/.well-known/openid-configuration", timeout=1)
+                requests.get(self.url + "/.well-known/openid-configuration", timeout=5)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or workers still starting
                 time.sleep(0.1)
         raise RuntimeError("server did not start:\n" + self.output())
 

@@ -7,6 +7,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from .. import audit, sessions, throttle
+from ..db import transaction
 from ..forms import ConfirmForm, LoginForm
 from ..users import authenticate
 
@@ -44,8 +45,9 @@ def login():
             audit.event("sign_in_throttled", username=username, address=address, wait=wait)
             error, status = f"Too many failed sign-ins. Try again in {_duration(wait)}.", 429
         elif (user := authenticate(username, form.password.data)) is not None:
-            throttle.record_success(user.username, address)
-            sessions.sign_in(user)
+            with transaction():  # one commit for both
+                throttle.record_success(user.username, address)
+                sessions.sign_in(user)
             if next_url:
                 session[sessions.FRESH_SIGN_IN] = sessions.current().auth_time
             audit.event("sign_in", user=user.username, address=address)

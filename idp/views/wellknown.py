@@ -1,6 +1,8 @@
 """Discovery (OpenID Connect Discovery 1.0 §3) and the JWKS: exactly what Latchkey supports."""
 
-from flask import Blueprint, current_app, jsonify
+import json
+
+from flask import Blueprint, current_app
 
 from .. import settings
 from ..claims import CLAIMS_SUPPORTED
@@ -39,11 +41,19 @@ def metadata(issuer):
     }
 
 
+def _cached(name, build):
+    """Discovery and the JWKS never change while Latchkey runs: serialise each once per app."""
+    bodies = current_app.extensions.setdefault("latchkey_wellknown", {})
+    if name not in bodies:
+        bodies[name] = json.dumps(build()).encode()
+    return current_app.response_class(bodies[name], mimetype="application/json")
+
+
 @bp.route("/.well-known/openid-configuration")
 def openid_configuration():
-    return jsonify(metadata(settings.current()["ISSUER"]))
+    return _cached("discovery", lambda: metadata(settings.current()["ISSUER"]))
 
 
 @bp.route("/.well-known/jwks.json")
 def jwks():
-    return jsonify(public_jwks(current_app.extensions["latchkey_key"]))
+    return _cached("jwks", lambda: public_jwks(current_app.extensions["latchkey_key"]))
