@@ -80,7 +80,7 @@ def test_a_large_purge_goes_in_batches_and_keeps_live_grants(flow, app):
     assert [r[0] for r in remaining] == [secret_hash(alive["refresh_token"])]
 
 
-def test_a_backlog_is_purged_a_little_after_each_response(flow, app, monkeypatch):
+def test_a_backlog_is_purged_a_little_after_each_response_apart(flow, app, monkeypatch):
     import idp.db
 
     db = connect(app.config["DATABASE"])
@@ -90,10 +90,30 @@ def test_a_backlog_is_purged_a_little_after_each_response(flow, app, monkeypatch
         " issued_at, auth_time) VALUES (?, 'web', 'alice', 'openid', 'openid', ?, ?, 0, 0)",
         ((f"old{i}", f"hash{i}", now - 10) for i in range(3 * PURGE_BATCH)))
     monkeypatch.setattr(idp.db, "PURGE_BUDGET", 0)  # one batch per response
+    monkeypatch.setattr(idp.db, "PURGE_PAUSE", 0)
     app.extensions["latchkey_last_purge"] = 0
     left = []
     for _ in range(4):
         flow.client.get("/.well-known/jwks.json").close()
         left.append(db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0])
     assert left == [2 * PURGE_BATCH, PURGE_BATCH, 0, 0]
+
+
+def test_a_backlog_pauses_between_bits(flow, app, monkeypatch):
+    import idp.db
+
+    db = connect(app.config["DATABASE"])
+    now = int(time.time())
+    db.executemany(
+        "INSERT INTO tokens (grant_id, client_id, username, scope, grant_scope, access_hash, access_expires_at,"
+        " issued_at, auth_time) VALUES (?, 'web', 'alice', 'openid', 'openid', ?, ?, 0, 0)",
+        ((f"old{i}", f"hash{i}", now - 10) for i in range(3 * PURGE_BATCH)))
+    monkeypatch.setattr(idp.db, "PURGE_BUDGET", 0)
+    app.extensions["latchkey_last_purge"] = 0
+    flow.client.get("/.well-known/jwks.json").close()
+    flow.client.get("/.well-known/jwks.json").close()  # within PURGE_PAUSE: no purging
+    assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 2 * PURGE_BATCH
+    time.sleep(idp.db.PURGE_PAUSE)
+    flow.client.get("/.well-known/jwks.json").close()
+    assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == PURGE_BATCH
 
