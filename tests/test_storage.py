@@ -67,14 +67,20 @@ def test_expired_rows_are_purged_while_serving(flow, app):
     assert db.execute("SELECT COUNT(*) FROM authorization_codes").fetchone()[0] == 0
 
 
-def test_a_large_purge_goes_in_batches_and_keeps_live_grants(flow, app):
-    alive = flow.tokens()
+def dead_tokens(app, count):
+    """`count` dead token rows (expired, no refresh token), as years of use leave behind."""
     db = connect(app.config["DATABASE"])
     now = int(time.time())
     db.executemany(
         "INSERT INTO tokens (grant_id, client_id, username, scope, grant_scope, access_hash, access_expires_at,"
         " issued_at, auth_time) VALUES (?, 'web', 'alice', 'openid', 'openid', ?, ?, 0, 0)",
-        ((f"old{i}", f"hash{i}", now - 10) for i in range(3 * PURGE_BATCH + 7)))
+        ((f"old{i}", f"hash{i}", now - 10) for i in range(count)))
+    return db, now
+
+
+def test_a_large_purge_goes_in_batches_and_keeps_live_grants(flow, app):
+    alive = flow.tokens()
+    db, now = dead_tokens(app, 3 * PURGE_BATCH + 7)
     purge_expired(db, now)
     remaining = db.execute("SELECT refresh_hash FROM tokens").fetchall()
     assert [r[0] for r in remaining] == [secret_hash(alive["refresh_token"])]
@@ -83,12 +89,7 @@ def test_a_large_purge_goes_in_batches_and_keeps_live_grants(flow, app):
 def test_a_backlog_is_purged_a_little_after_each_response_apart(flow, app, monkeypatch):
     import idp.db
 
-    db = connect(app.config["DATABASE"])
-    now = int(time.time())
-    db.executemany(
-        "INSERT INTO tokens (grant_id, client_id, username, scope, grant_scope, access_hash, access_expires_at,"
-        " issued_at, auth_time) VALUES (?, 'web', 'alice', 'openid', 'openid', ?, ?, 0, 0)",
-        ((f"old{i}", f"hash{i}", now - 10) for i in range(3 * PURGE_BATCH)))
+    db, _ = dead_tokens(app, 3 * PURGE_BATCH)
     monkeypatch.setattr(idp.db, "PURGE_BUDGET", 0)  # one batch per response
     monkeypatch.setattr(idp.db, "PURGE_PAUSE", 0)
     app.extensions["latchkey_last_purge"] = 0
@@ -102,12 +103,7 @@ def test_a_backlog_is_purged_a_little_after_each_response_apart(flow, app, monke
 def test_a_backlog_pauses_between_bits(flow, app, monkeypatch):
     import idp.db
 
-    db = connect(app.config["DATABASE"])
-    now = int(time.time())
-    db.executemany(
-        "INSERT INTO tokens (grant_id, client_id, username, scope, grant_scope, access_hash, access_expires_at,"
-        " issued_at, auth_time) VALUES (?, 'web', 'alice', 'openid', 'openid', ?, ?, 0, 0)",
-        ((f"old{i}", f"hash{i}", now - 10) for i in range(3 * PURGE_BATCH)))
+    db, _ = dead_tokens(app, 3 * PURGE_BATCH)
     monkeypatch.setattr(idp.db, "PURGE_BUDGET", 0)
     app.extensions["latchkey_last_purge"] = 0
     flow.client.get("/.well-known/jwks.json").close()
