@@ -22,7 +22,7 @@ from joserfc.errors import JoseError
 from . import sessions, settings, tokens
 from .claims import user_info
 from .db import transaction
-from .users import get_user
+from .users import active, get_user
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -313,8 +313,7 @@ class EndSession(EndSessionEndpoint):
 
 def query_user(username):
     """The user, or None when removed or disabled."""
-    user = get_user(username)
-    return user if user is not None and not user.disabled else None
+    return active(get_user(username))
 
 
 class NoBearerToken(InvalidTokenError):
@@ -341,10 +340,7 @@ class AccessTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string):
         token = tokens.find_access_token(token_string)
         # A token of an app no longer in clients.toml, or of a disabled user, is dead.
-        if token is None or token.get_client() is None:
-            return None
-        user = token.get_user()
-        if user is None or user.disabled:
+        if token is None or token.get_client() is None or active(token.get_user()) is None:
             return None
         return token
 

@@ -10,7 +10,7 @@ from flask.sessions import SessionInterface
 
 from . import settings
 from .db import get_db, secret_hash
-from .users import get_user
+from .users import active, get_user
 
 login_manager = flask_login.LoginManager()
 
@@ -38,8 +38,8 @@ def _load(sid):
     ).fetchone()
     if row is None:
         return None
-    user = get_user(row["username"])
-    if user is None or user.disabled:
+    user = active(get_user(row["username"]))
+    if user is None:
         return None
     return SignedIn(sid, user, row["auth_time"])
 

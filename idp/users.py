@@ -42,6 +42,12 @@ def _hasher():
     return app.extensions["latchkey_hasher"]
 
 
+def active(user):
+    """`user` if they may use Latchkey now; None when removed or disabled (their sessions and
+    tokens are then dead wherever they are presented)."""
+    return user if user is not None and not user.disabled else None
+
+
 def get_user(username):
     """The user called `username`, or None."""
     db = get_db()
