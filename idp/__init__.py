@@ -27,6 +27,10 @@ def _prepare_instance(path):
         return
     try:
         os.makedirs(path, mode=0o700)
+    except FileExistsError:  # gunicorn's workers start together: another one made it first
+        if os.path.isdir(path):
+            return
+        raise StartupError(f"cannot create the instance folder {path}: a file of that name is in the way") from None
     except OSError as e:
         raise StartupError(f"cannot create the instance folder {path}: {e.strerror}") from None
     log.info("created instance folder %s", path)

@@ -39,25 +39,59 @@ def connect(path):
 
 
 def migrate(path):
-    """Create or upgrade the database at `path`; return the list of versions applied."""
+    """Create or upgrade the database at `path`; return the list of versions applied.
+
+    Each step runs in its own write transaction and reads the version inside it: gunicorn's
+    workers start together, and a step another worker has just applied is not applied twice."""
     conn = connect(path)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        _use_wal(conn)
         applied = []
-        for number, name in enumerate(MIGRATIONS[version:], start=version + 1):
+        while True:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{_read(name)}\nPRAGMA user_version = {number};\nCOMMIT;"
-                )
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version >= len(MIGRATIONS):
+                    conn.execute("COMMIT")
+                    return applied
+                for statement in _statements(_read(MIGRATIONS[version])):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+                conn.execute("COMMIT")
             except sqlite3.Error:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            applied.append(number)
-        return applied
+            applied.append(version + 1)
     finally:
         conn.close()
+
+
+def _use_wal(conn):
+    """Switch the database to WAL. The switch needs the database to itself and SQLite answers
+    "locked" at once, without its busy timeout, while another worker makes the same switch; so
+    wait here as the busy timeout would."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _statements(script):
+    """Split an SQL script into its statements (executescript would commit the open transaction)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
+    if statement.strip():
+        yield statement
 
 
 #: Connections kept open, per thread: {database path: connection}. Opening one costs more than

@@ -3,6 +3,7 @@
 import logging
 import os
 import secrets
+import tempfile
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -15,11 +16,22 @@ SIGNING_KEY_FILE = "signing_key.pem"
 SESSION_SECRET_FILE = "session_secret"
 
 
-def _write_private(path, data):
-    """Create `path` with mode 0600 (never readable by others, even for a moment)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+def _create_private(path, data):
+    """Create `path` holding `data`, mode 0600 (never readable by others, even for a moment).
+
+    Written to a temporary name, then linked into place: gunicorn's workers start together on a
+    first start, and none of them may read a half-written file. Raises FileExistsError when
+    another worker's file got there first."""
+    folder = os.path.dirname(path)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".new-")  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temporary, path)  # atomic, and fails if `path` exists
+    finally:
+        os.unlink(temporary)
 
 
 def _load_or_create(path, make, what):
@@ -29,7 +41,7 @@ def _load_or_create(path, make, what):
     except FileNotFoundError:
         data = make()
         try:
-            _write_private(path, data)
+            _create_private(path, data)
             log.info("created %s: %s", what, path)
         except FileExistsError:  # another worker made it first: use theirs
             with open(path, "rb") as f:

@@ -6,6 +6,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -53,6 +54,48 @@ def test_second_start_reuses_key_and_secret(settings):
     assert first.extensions["latchkey_key"].as_dict() == second.extensions["latchkey_key"].as_dict()
 
 
+STARTER = """
+import json, os, sys, time
+from idp import create_app
+settings, ready, go = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.001)
+try:
+    app = create_app(settings)
+except Exception as e:
+    print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+else:
+    print(json.dumps({"key": app.extensions["latchkey_key"].as_dict(private=False), "secret": app.secret_key}))
+"""
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_workers_starting_together_on_a_new_instance_agree_on_everything(settings, tmp_path, attempt):
+    # gunicorn's workers each import the app at the same moment: on a first start they race to
+    # create the instance folder, the database and the keys. Eight processes, released at once.
+    import json
+
+    go = tmp_path / "go"
+    starters = [subprocess.Popen([sys.executable, "-c", STARTER, json.dumps(settings), str(tmp_path / f"ready-{i}"),
+                                  str(go)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for i in range(8)]
+    while not all((tmp_path / f"ready-{i}").exists() for i in range(8)):
+        assert all(p.poll() is None for p in starters), [p.communicate()[0] for p in starters]
+        time.sleep(0.01)
+    go.touch()
+    answers = [json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in starters]
+    assert [a.get("error") for a in answers] == [None] * 8
+    assert len({json.dumps(a["key"]) for a in answers}) == 1
+    assert len({a["secret"] for a in answers}) == 1
+    instance = settings["INSTANCE_PATH"]
+    assert sorted(n for n in os.listdir(instance) if not n.startswith("idp.sqlite3")) == ["session_secret",
+                                                                                          "signing_key.pem"]
+    db = sqlite3.connect(os.path.join(instance, "idp.sqlite3"))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_foreign_keys_are_on(app):
     from idp.db import connect
 
@@ -89,8 +132,10 @@ def test_broken_config_toml_is_named(tmp_path):
 def test_instance_folder_that_cannot_be_created_is_a_clear_error(settings, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(StartupError, match="cannot create the instance folder"):
+    with pytest.raises(StartupError, match="cannot create the instance folder .*: Not a directory"):
         create_app({**settings, "INSTANCE_PATH": str(blocker / "instance")})
+    with pytest.raises(StartupError, match="cannot create the instance folder .*: a file of that name is in the way"):
+        create_app({**settings, "INSTANCE_PATH": str(blocker)})
 
 
 def test_broken_clients_file_refuses_to_start_with_file_and_line(settings, clients_file):
