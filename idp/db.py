@@ -43,6 +43,9 @@ def migrate(path):
 
     Each step runs in its own write transaction and reads the version inside it: gunicorn's
     workers start together, and a step another worker has just applied is not applied twice."""
+    # A new database is private to this user, as the keys are (it holds password hashes and
+    # e-mail addresses); SQLite gives its -wal and -shm files the database file's mode.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     conn = connect(path)
     try:
         _use_wal(conn)

@@ -26,6 +26,8 @@ def test_first_start_creates_instance_database_key_and_secret(settings, caplog):
     assert stat.S_IMODE(os.stat(os.path.join(instance, "session_secret")).st_mode) == 0o600
     db = sqlite3.connect(os.path.join(instance, "idp.sqlite3"))
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    for name in ("idp.sqlite3", "idp.sqlite3-wal", "idp.sqlite3-shm"):  # password hashes, e-mail addresses
+        assert stat.S_IMODE(os.stat(os.path.join(instance, name)).st_mode) == 0o600, name
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     for what in ("created instance folder", f"schema version {len(MIGRATIONS)}", "RSA-2048 signing key", "session secret"):
         assert what in caplog.text
