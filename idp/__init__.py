@@ -8,9 +8,8 @@ import logging
 import os
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, errors, keys, sessions
+from . import db, errors, keys, proxies, sessions
 from .clients import ClientRegistry, ClientsFileError
 from .settings import SettingsError, is_local_http, load
 
@@ -96,16 +95,19 @@ def create_app(test_config=None):
     config = load_settings(test_config)
     app = Flask(__name__, instance_path=config["INSTANCE_PATH"], static_folder=None)
     app.config.update(config)
+    https = config["ISSUER"].startswith("https://")
     app.config.update(
-        SESSION_COOKIE_NAME="latchkey_session",
+        # RFC 6265bis §4.1.3.2: a `__Host-` cookie is Secure, Path=/ and has no Domain, so no
+        # sibling site on the same parent domain can plant or overwrite it.
+        SESSION_COOKIE_NAME="__Host-latchkey_session" if https else "latchkey_session",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config["ISSUER"].startswith("https://"),
+        SESSION_COOKIE_SECURE=https,
         PERMANENT_SESSION_LIFETIME=config["SESSION_TTL"],
     )
-    if config["PROXY_HOPS"]:
-        hops = config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+    app.wsgi_app = proxies.wrap(app.wsgi_app, config)
     Latchkey(app, settings=test_config)
     errors.init_standalone(app)
     return app

@@ -8,7 +8,8 @@ from flask.cli import AppGroup
 from . import settings
 from .clients import ClientsFileError, parse
 from .passwords import new_client_secret
-from .users import UserError, add_user, list_users, remove_user, set_disabled, set_password
+from .users import (UserError, add_user, list_users, remove_user, set_disabled, set_password,
+                    username_problem)
 
 user_cli = AppGroup("user", help="Add and manage the people who can sign in.")
 
@@ -42,7 +43,10 @@ def _run(action, *args, **kwargs):
 @click.option("--picture", help="URL of a profile picture.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def user_add(username, email, name, given_name, family_name, groups, locale, picture, password_stdin):
-    """Add a user. Usernames are the `sub` claim: they are permanent and never reassigned."""
+    """Add a user. Usernames are the `sub` claim: they are permanent and never reassigned.
+    Allowed: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit."""
+    if problem := username_problem(username):  # before asking for a password
+        raise click.ClickException(problem)
     password = _read_password(password_stdin)
     _run(add_user, username, password, email, groups, name=name, given_name=given_name,
          family_name=family_name, locale=locale, picture=picture)

@@ -9,12 +9,11 @@ import re
 import threading
 import time
 import tomllib
-from urllib.parse import urlsplit
-
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
 
-from .passwords import verify_secret
-from .settings import LOOPBACK_HOSTS
+from . import audit, throttle
+from .passwords import FAST_PREFIX, is_slow_hash, verify_secret
+from .redirect_uris import matches_any, registration_problem
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +21,8 @@ SUPPORTED_SCOPES = ("openid", "profile", "email", "groups", "offline_access")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 TTL_KEYS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl")
+# OpenID Connect Registration §2: "web" (the default) or "native" (an app on the person's device).
+APPLICATION_TYPES = ("web", "native")
 
 #: Every key a [[clients]] table may hold, with the type it must have.
 KEYS = {
@@ -37,12 +38,9 @@ KEYS = {
     "require_pkce": bool,
     "allowed_groups": list,
     "id_token_claims": bool,
+    "application_type": str,
     **{k: int for k in TTL_KEYS},
 }
-
-# RFC 8252 §7.1: a private-use scheme is a reverse domain name, so it holds at least one dot.
-PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+\-]*(\.[a-z0-9+\-]+)+$")
-
 
 class ClientsFileError(Exception):
     """clients.toml cannot be used; `problems` lists each as 'file:line: what is wrong'."""
@@ -50,47 +48,6 @@ class ClientsFileError(Exception):
     def __init__(self, problems):
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-def redirect_uri_problem(uri):
-    """Why `uri` cannot be registered as a redirect URI, or None when it can (RFC 9700 §2.1,
-    RFC 6749 §3.1.2, RFC 8252 §7)."""
-    if not isinstance(uri, str) or not uri:
-        return "a redirect URI must be a non-empty string"
-    if "*" in uri:
-        return f"{uri!r}: wildcards are not allowed; register each URI exactly"
-    if "#" in uri:
-        return f"{uri!r}: a fragment is not allowed (RFC 6749 §3.1.2)"
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError as e:
-        return f"{uri!r}: not a valid URI ({e})"
-    if parts.scheme == "https":
-        if not parts.hostname:
-            return f"{uri!r}: an https URI needs a host"
-        return None
-    if parts.scheme == "http":
-        if parts.hostname in LOOPBACK_HOSTS:
-            return None
-        return f"{uri!r}: http is only allowed on a loopback host (127.0.0.1, [::1], localhost); use https"
-    if PRIVATE_SCHEME.match(parts.scheme):
-        return None
-    return (
-        f"{uri!r}: must be https, http on a loopback host, or a private-use scheme "
-        "in reverse-domain form such as com.example.app:/callback"
-    )
-
-
-def _is_loopback_http(uri):
-    parts = urlsplit(uri)
-    return parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
-
-
-def _without_port(uri):
-    parts = urlsplit(uri)
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return parts._replace(netloc=host).geturl()
 
 
 class Client(ClientMixin):
@@ -110,6 +67,7 @@ class Client(ClientMixin):
         self.require_pkce = data.get("require_pkce", True) or self.is_public
         self.allowed_groups = list(data.get("allowed_groups", []))
         self.id_token_claims = data.get("id_token_claims", True)
+        self.application_type = data.get("application_type", "web")
         self.access_token_ttl = data.get("access_token_ttl", defaults["ACCESS_TOKEN_TTL"])
         self.id_token_ttl = data.get("id_token_ttl", defaults["ID_TOKEN_TTL"])
         self.refresh_token_ttl = data.get("refresh_token_ttl", defaults["REFRESH_TOKEN_TTL"])
@@ -129,36 +87,45 @@ class Client(ClientMixin):
         return list_to_scope([s for s in scope_to_list(scope or "") if s in allowed])
 
     def check_redirect_uri(self, redirect_uri):
-        """Exact, string-for-string match (RFC 9700 §4.1.3); a loopback http URI matches on
-        any port (RFC 8252 §7.3)."""
-        if not isinstance(redirect_uri, str):
-            return False
-        if redirect_uri in self.redirect_uris:
-            return True
-        try:
-            urlsplit(redirect_uri).port  # noqa: B018 - raises on a bad port (99999, "x")
-            if not _is_loopback_http(redirect_uri):
-                return False
-            bare = _without_port(redirect_uri)
-        except ValueError:
-            return False
-        return any(_is_loopback_http(r) and _without_port(r) == bare for r in self.redirect_uris)
+        """String for string (RFC 9700 §4.1.3); a native app's loopback port may differ (RFC 8252
+        §7.3). The rule itself lives in redirect_uris.py."""
+        return matches_any(self.redirect_uris, redirect_uri, self.application_type == "native")
+
+    def check_post_logout_redirect_uri(self, uri):
+        """RP-Initiated Logout §3: the same rule as for redirect URIs."""
+        return matches_any(self.post_logout_redirect_uris, uri, self.application_type == "native")
 
     def check_client_secret(self, client_secret):
-        """Check a presented secret. A secret already verified against the argon2 hash is
-        remembered as a SHA-256 digest, so repeated token requests cost no argon2 run."""
+        """Check a presented secret. A secret already verified against an argon2 hash is
+        remembered as a SHA-256 digest, so repeated token requests cost no argon2 run; failures
+        are counted per client, and while they must wait no argon2 run is spent on them
+        (throttle.py), so wrong secrets cannot buy a server's CPU."""
         digest = hashlib.sha256(client_secret.encode("utf-8")).digest()
         if self._verified_secret_digest is not None:
-            return hmac.compare_digest(digest, self._verified_secret_digest)
-        if self.client_secret is not None:
+            ok = hmac.compare_digest(digest, self._verified_secret_digest)
+        elif self.client_secret is not None:
             ok = hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
-        elif self.client_secret_hash is not None:
+        elif self.client_secret_hash is not None and not is_slow_hash(self.client_secret_hash):
             ok = verify_secret(self.client_secret_hash, client_secret)
+        elif self.client_secret_hash is not None:
+            return self._check_slowly(client_secret, digest)
         else:
             return False
-        if ok:
-            self._verified_secret_digest = digest
+        if not ok:
+            audit.event("client_auth_failed", client=self.client_id)
         return ok
+
+    def _check_slowly(self, client_secret, digest):
+        keys = throttle.client_keys(self.client_id)
+        if wait := throttle.begin_attempt(keys):
+            audit.event("client_auth_throttled", client=self.client_id, wait=wait)
+            return False
+        if not verify_secret(self.client_secret_hash, client_secret):
+            audit.event("client_auth_failed", client=self.client_id)
+            return False
+        throttle.record_success(keys)
+        self._verified_secret_digest = digest
+        return True
 
     def check_endpoint_auth_method(self, method, endpoint):
         """Each client authenticates only by its registered method."""
@@ -210,8 +177,10 @@ def _check_client(data, problems_at):
             problems_at(None, f"missing {key}")
     for key in ("redirect_uris", "post_logout_redirect_uris"):
         for uri in data.get(key, []):
-            if problem := redirect_uri_problem(uri):
+            if problem := registration_problem(uri):
                 problems_at(key, problem)
+    if data.get("application_type", "web") not in APPLICATION_TYPES:
+        problems_at("application_type", f"application_type must be one of {', '.join(APPLICATION_TYPES)}")
     method = data.get("token_endpoint_auth_method", "client_secret_basic")
     has_secret = "client_secret" in data or "client_secret_hash" in data
     if method not in AUTH_METHODS:
@@ -225,8 +194,9 @@ def _check_client(data, problems_at):
     if "client_secret" in data and "client_secret_hash" in data:
         problems_at("client_secret", "give client_secret_hash or client_secret, not both")
     secret_hash = data.get("client_secret_hash", "$argon2id$")
-    if not secret_hash.startswith("$argon2"):
-        problems_at("client_secret_hash", "client_secret_hash must be an argon2 hash from `flask client secret`")
+    if not (secret_hash.startswith("$argon2") or re.fullmatch(re.escape(FAST_PREFIX) + "[0-9a-f]{64}", secret_hash)):
+        problems_at("client_secret_hash", "client_secret_hash must be the line `flask client secret` prints "
+                                          "($sha256$… or an older $argon2id$…)")
     for scope in scope_to_list(data.get("scope", "openid")):
         if scope not in SUPPORTED_SCOPES:
             problems_at("scope", f"unknown scope {scope!r}; supported: {' '.join(SUPPORTED_SCOPES)}")

@@ -2,11 +2,9 @@
 from origins that appear in some client's redirect_uris, and nothing else does. /authorize and the
 HTML pages never carry CORS headers."""
 
-from urllib.parse import urlsplit
-
 from flask import current_app, request
 
-from .settings import LOOPBACK_HOSTS
+from .redirect_uris import loopback_parts
 
 CORS_ENDPOINTS = ("latchkey.token.token", "latchkey.token.revoke", "latchkey.token.introspect",
                   "latchkey.userinfo.userinfo", "latchkey.wellknown.openid_configuration",
@@ -14,28 +12,29 @@ CORS_ENDPOINTS = ("latchkey.token.token", "latchkey.token.revoke", "latchkey.tok
 
 
 def _origin_of(uri):
-    parts = urlsplit(uri)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    """The origin a browser sends for pages under `uri` (scheme://host[:port]), or None."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in ("http", "https"):
         return None
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    authority = rest.split("/")[0].split("?")[0].lower()
+    default = ":443" if scheme == "https" else ":80"
+    return f"{scheme}://{authority.removesuffix(default)}"
 
 
 def allowed(origin):
-    """True when `origin` is the origin of a registered redirect URI; a loopback http origin
-    matches on any port, as its redirect URIs do (RFC 8252 §7.3)."""
-    try:
-        parts = urlsplit(origin)
-        port_free = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
-    except ValueError:
-        return False
-    origin = origin.lower()
+    """True when `origin` is, string for string, the origin of a registered redirect URI; for a
+    native app a loopback origin matches on any port, as its redirect URIs do (RFC 8252 §7.3)."""
+    theirs = loopback_parts(origin)
     for client in current_app.extensions["latchkey_clients"].clients.values():
+        native = client.application_type == "native"
         for uri in client.redirect_uris:
             registered = _origin_of(uri)
+            if registered is None:
+                continue
             if registered == origin:
                 return True
-            if port_free and registered and urlsplit(registered).hostname == parts.hostname \
-                    and registered.startswith("http://"):
+            mine = loopback_parts(registered) if native else None
+            if mine and theirs and mine[0] == theirs[0] and theirs[2] == "":
                 return True
     return False
 

@@ -82,6 +82,10 @@ def security_headers(response):
     (Registered on the blueprint and, standalone, on the app too: the second call finds them set.)"""
     if "X-Frame-Options" not in response.headers:
         response.headers.extend(SECURITY_HEADERS)
+    if response.mimetype == "text/html":
+        # A page may show account details and carries CSRF tokens: no copy stays in a shared
+        # computer's cache or in a proxy (RFC 9111 §5.2.2.5).
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 

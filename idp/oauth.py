@@ -7,6 +7,7 @@ import secrets
 import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
@@ -16,6 +17,7 @@ from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
+from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError
 
@@ -28,9 +30,24 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
 def describe(text):
-    """An error_description may hold only printable ASCII but '"' and '\\' (RFC 6749 §5.2); this
-    replaces anything else, such as a non-ASCII username, with '?'."""
+    """An error_description may hold only printable ASCII but '"' and '\\' (RFC 6749 §4.1.2.1,
+    §5.2); this replaces anything else, such as a non-ASCII username, with '?'."""
     return "".join(c if 0x20 <= ord(c) <= 0x7E and c not in '"\\' else "?" for c in text)
+
+
+def _descriptions_made_safe(init):
+    """Every OAuth error, Authlib's own included, is built here. Authlib echoes request values in
+    some descriptions ("Redirect URI … is not supported", "The response type '…'") and then refuses
+    to build the error when they hold '"' or '\\' (a ValueError, which was a 500). So the one
+    place errors are made replaces those characters instead (RFC 6749 §4.1.2.1 names the set)."""
+
+    def safe_init(self, description=None, *args, **kwargs):
+        init(self, describe(description) if isinstance(description, str) else description, *args, **kwargs)
+
+    return safe_init
+
+
+OAuth2Error.__init__ = _descriptions_made_safe(OAuth2Error.__init__)
 
 
 class Server(AuthorizationServer):
@@ -43,11 +60,8 @@ class Server(AuthorizationServer):
         basic = scheme.lower() == "basic"
         if basic and "client_secret" in request.form:
             raise InvalidRequestError("Send the client credentials one way only: Basic or the body.")
-        if basic:
-            try:
-                base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-            except (ValueError, UnicodeDecodeError):
-                raise InvalidClientError(status_code=401, description="Malformed Basic credentials.") from None
+        if basic and basic_credentials(credentials) is None:
+            raise InvalidClientError(status_code=401, description="Malformed Basic credentials.")
         return super().authenticate_client(request, methods, endpoint)
 
     def handle_response(self, status_code, payload, headers):
@@ -57,6 +71,18 @@ class Server(AuthorizationServer):
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
         return response
+
+
+def basic_credentials(credentials):
+    """(client_id, secret) from the credentials of an `Authorization: Basic` header, or None when
+    they are not base64 of UTF-8 'id:secret' with a non-empty id (RFC 7617 §2, RFC 6749 §2.3.1).
+    Checked before Authlib reads the header: its parser fails on an empty one."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    return (client_id, secret) if colon and client_id else None
 
 
 def query_client(client_id):
@@ -107,7 +133,7 @@ class AuthorizationRequestRules:
         # RFC 6749 §3.1: request parameters MUST NOT be included more than once.
         for key, values in payload.datalist.items():
             if len(values) > 1:
-                raise InvalidRequestError(describe(f"The parameter '{key}' was sent more than once."))
+                raise InvalidRequestError(f"The parameter '{key}' was sent more than once.")
         # OIDC Core §6: request objects are not supported (discovery says so too).
         if "request" in payload.data:
             raise RequestNotSupportedError("Request objects are not supported.")
@@ -307,6 +333,11 @@ class EndSession(EndSessionEndpoint):
     def get_algorithms(self):
         return ["RS256"]  # never "none", never a symmetric algorithm
 
+    def _is_valid_post_logout_redirect_uri(self, client, post_logout_redirect_uri):
+        # Authlib's own check is a plain `in`; ours is the one rule of redirect_uris.py (a native
+        # app's loopback port may differ, as for its redirect URIs).
+        return client.check_post_logout_redirect_uri(post_logout_redirect_uri)
+
     def end_session(self, end_session_request):
         sessions.end()
 
@@ -327,11 +358,30 @@ class NoBearerToken(InvalidTokenError):
 
 
 class BearerProtector(ResourceProtector):
-    """Accepts only `Authorization: Bearer <token>` (RFC 6750 §2.1)."""
+    """The access token from `Authorization: Bearer <token>` (RFC 6750 §2.1) or from the form body
+    of a POST (§2.2: `access_token`, application/x-www-form-urlencoded); never from the URL
+    (§2.3 is optional and §5.3 warns against it), and never sent two ways at once (§2)."""
 
     def parse_request_authorization(self, request):
-        scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, _, header_token = (flask_request.headers.get("Authorization") or "").partition(" ")
+        in_header = scheme.lower() == "bearer"
+        in_body = (flask_request.method == "POST" and flask_request.mimetype == "application/x-www-form-urlencoded"
+                   and "access_token" in flask_request.form)
+        if "access_token" in flask_request.args:
+            raise InvalidRequestError("Send the access token in the Authorization header or the form body, "
+                                      "never in the URL.")
+        if in_header and in_body:
+            raise InvalidRequestError("Send the access token one way only: the header or the form body.")
+        if in_body:
+            values = flask_request.form.getlist("access_token")
+            if len(values) != 1:
+                raise InvalidRequestError("Send access_token once.")
+            token = values[0]
+        elif in_header:
+            token = header_token
+        else:
+            raise NoBearerToken()
+        if not token.strip():
             raise NoBearerToken()
         return self.get_token_validator("bearer"), token.strip()
 

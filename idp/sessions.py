@@ -1,8 +1,10 @@
 """Browser sessions at the IdP: a random id in the signed cookie, its hash and expiry in SQLite,
 so a session can be ended from the server (sign-out, disable, password change)."""
 
+import hashlib
 import secrets
 import time
+from urllib.parse import parse_qsl, urlencode
 
 import flask_login
 from flask import current_app, session
@@ -14,8 +16,10 @@ from .users import active, get_user
 
 login_manager = flask_login.LoginManager()
 
-#: Session key marking a sign-in made on the way to an authorization request (value: its auth_time).
+#: Session key marking a sign-in made on the way to one authorization request.
 FRESH_SIGN_IN = "latchkey_fresh_sign_in"
+#: How long that mark holds (s): the browser goes straight on to the request after signing in.
+FRESH_SIGN_IN_TTL = 300
 
 
 class SignedIn(flask_login.UserMixin):
@@ -78,6 +82,27 @@ def current():
     """The SignedIn person, or None."""
     signed_in = flask_login.current_user
     return signed_in if signed_in.is_authenticated else None
+
+
+def _request_digest(params):
+    """One authorization request, whatever the order of its parameters."""
+    return hashlib.sha256(urlencode(sorted(params)).encode("utf-8")).hexdigest()
+
+
+def mark_fresh_sign_in(authorize_query):
+    """The person just signed in on the way to the authorization request with this query string:
+    that request, and no other, counts this sign-in as fresh for prompt=login and max_age."""
+    params = parse_qsl(authorize_query, keep_blank_values=True)
+    session[FRESH_SIGN_IN] = {"request": _request_digest(params), "auth_time": current().auth_time,
+                              "until": int(time.time()) + FRESH_SIGN_IN_TTL}
+
+
+def signed_in_for_this_request(signed_in, params):
+    """OIDC Core §3.1.2.1: prompt=login and max_age are satisfied only by a sign-in made for this
+    very request (`params`: its parameters), within minutes, and only once."""
+    mark = session.pop(FRESH_SIGN_IN, None)
+    return (isinstance(mark, dict) and mark.get("auth_time") == signed_in.auth_time
+            and mark.get("request") == _request_digest(params) and int(time.time()) <= mark.get("until", 0))
 
 
 class _NoSessionOnApis(SessionInterface):

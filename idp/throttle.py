@@ -1,6 +1,14 @@
-"""Slowing down password guessing: failed sign-ins are counted per username and per address in
-SQLite (so the count holds across workers and restarts); past a limit every further attempt must
-wait a growing delay (RFC 9700 §4.15 asks to limit online guessing of credentials)."""
+"""Slowing down guessing: failed password checks are counted per username, per address, per known
+device and per client in SQLite (so the count holds across workers and restarts); past a limit
+every further attempt must wait a growing delay (RFC 9700 §4.15 asks to limit online guessing of
+credentials; NIST SP 800-63B §5.2.2 asks that the throttle not let an attacker lock the owner out).
+
+The keys a password check counts under:
+- `addr:<address>` always;
+- `device:<id>` when the browser holds a device cookie that this person received at an earlier
+  sign-in (OWASP's "device cookies"): failures from elsewhere never hold up that browser;
+- `user:<username>` otherwise, so a person's unknown browsers slow down once someone guesses.
+An app's failed client authentications count under `client:<client_id>`."""
 
 import math
 import time
@@ -10,52 +18,67 @@ from .db import get_db, transaction
 
 #: Failures are forgotten after an hour without one.
 WINDOW = 3600
+#: Client authentication: after this many failures, waits of 1, 2, 4, … seconds, at most
+#: CLIENT_MAX_DELAY (short: a real app whose secret is not yet known to a worker waits too).
+CLIENT_LIMIT = 5
+CLIENT_MAX_DELAY = 60
 
 
-def _keys(username, address):
+def password_keys(username, address, device=None):
+    """The throttle keys of one password check (see the module's docstring)."""
     keys = [f"addr:{address}"]
-    if username:
+    if device:
+        keys.append(f"device:{device}")
+    elif username:
         keys.append(f"user:{username.strip().lower()}")
     return keys
 
 
+def client_keys(client_id):
+    return [f"client:{client_id}"]
+
+
 def _limit(key):
     config = settings.current()
-    return config["LOGIN_USER_LIMIT"] if key.startswith("user:") else config["LOGIN_ADDRESS_LIMIT"]
+    if key.startswith("client:"):
+        return CLIENT_LIMIT, CLIENT_MAX_DELAY
+    if key.startswith("addr:"):
+        return config["LOGIN_ADDRESS_LIMIT"], config["LOGIN_MAX_DELAY"]
+    return config["LOGIN_USER_LIMIT"], config["LOGIN_MAX_DELAY"]
 
 
-def _delay(failures, limit):
-    """No wait below the limit; then 1, 2, 4, … seconds, at most LOGIN_MAX_DELAY."""
+def _delay(failures, key):
+    """No wait below the limit; then 1, 2, 4, … seconds, at most the key's maximum."""
+    limit, most = _limit(key)
     if failures < limit:
         return 0
-    return min(2 ** min(failures - limit, 20), settings.current()["LOGIN_MAX_DELAY"])
+    return min(2 ** min(failures - limit, 20), most)
 
 
-def wait_seconds(username, address, now=None):
-    """Whole seconds this username or address must still wait before its next attempt (0: none)."""
+def wait_seconds(keys, now=None):
+    """Whole seconds any of `keys` must still wait before its next attempt (0: none)."""
     now = now or time.time()
-    keys = _keys(username, address)
     rows = get_db().execute(
         f"SELECT MAX(blocked_until) FROM login_failures WHERE key IN ({','.join('?' * len(keys))})", keys
     ).fetchone()
     return max(0, math.ceil((rows[0] or 0) - now))
 
 
-def begin_attempt(username, address, now=None):
-    """Count this sign-in attempt as a failure before the password is checked, in one
-    transaction with the check of the wait, so parallel guesses cannot all slip through.
-    Return the seconds still to wait (the attempt is then not counted), or 0 to go ahead."""
+def begin_attempt(keys, now=None):
+    """Count this attempt as a failure before the secret is checked, in one transaction with the
+    check of the wait, so parallel guesses cannot all slip through. Return the seconds still to
+    wait (the attempt is then not counted, and the secret must not be checked), or 0 to go ahead."""
     now = now or time.time()
     with transaction():
-        wait = wait_seconds(username, address, now)
+        wait = wait_seconds(keys, now)
         if not wait:
-            _count_failure(username, address, now)
+            _count_failure(keys, now)
     return wait
 
 
-def _count_failure(username, address, now):
+def _count_failure(keys, now):
     db = get_db()
-    for key in _keys(username, address):
+    for key in keys:
         row = db.execute("SELECT failures, last_failure_at FROM login_failures WHERE key = ?", (key,)).fetchone()
         failures = row["failures"] + 1 if row and row["last_failure_at"] > now - WINDOW else 1
         db.execute(
@@ -64,17 +87,29 @@ def _count_failure(username, address, now):
             " last_failure_at = excluded.last_failure_at, blocked_until = excluded.blocked_until",
             # Below the limit nothing is blocked (0, not `now`: a parallel attempt that read the
             # clock a moment earlier must not see a wait).
-            (key, failures, now, (now + delay) if (delay := _delay(failures, _limit(key))) else 0),
+            (key, failures, now, (now + delay) if (delay := _delay(failures, key)) else 0),
         )
 
 
-def record_success(username, address):
-    """A correct password clears the username's count and takes back the address's count of
-    this attempt."""
+def record_success(keys):
+    """The secret was right: clear the count of the person, device or client, and take back the
+    address's count of this attempt (an address may hold many people)."""
     db = get_db()
-    db.execute("DELETE FROM login_failures WHERE key = ?", (f"user:{username.strip().lower()}",))
-    db.execute(
-        "UPDATE login_failures SET failures = MAX(failures - 1, 0),"
-        " blocked_until = CASE WHEN failures - 1 >= ? THEN blocked_until ELSE 0 END WHERE key = ?",
-        (settings.current()["LOGIN_ADDRESS_LIMIT"], f"addr:{address}"),
-    )
+    for key in keys:
+        if not key.startswith("addr:"):
+            db.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+            continue
+        limit, _ = _limit(key)
+        db.execute(
+            "UPDATE login_failures SET failures = MAX(failures - 1, 0),"
+            " blocked_until = CASE WHEN failures - 1 >= ? THEN blocked_until ELSE 0 END WHERE key = ?",
+            (limit, key),
+        )
+
+
+def describe_wait(seconds):
+    """'1 second', '5 seconds', '2 minutes': for the page that says when to try again."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

@@ -1,6 +1,7 @@
 """People who can sign in: storage, passwords (argon2id) and the disable/remove rules."""
 
 import logging
+import re
 import time
 
 from argon2.exceptions import InvalidHashError
@@ -33,6 +34,38 @@ class User:
 
 class UserError(Exception):
     """A user command cannot be carried out; the message says why."""
+
+
+# The one profile for new usernames. Why plain ASCII rather than RFC 8265 §3.3 (UsernameCaseMapped):
+# that profile allows letters of every script, so Latin "alice" and Cyrillic "аlice" would be two
+# people who look the same; and the username is the `sub` (OIDC Core §2) every app stores forever.
+# A household gains nothing from non-ASCII logins: the display name (`name`) can hold any script.
+# Sign-in compares case-insensitively (ASCII case folding: SQLite's COLLATE NOCASE).
+USERNAME_RULE = ("a username is 1 to 64 characters from lower-case a-z, digits 0-9, '.', '_' and '-',"
+                 " starting with a letter or digit")
+USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def username_problem(name):
+    """None if `name` fits the profile for new usernames; otherwise a message saying why not."""
+    if USERNAME_RE.fullmatch(name or ""):
+        return None
+    if not name:
+        return f"the username is empty: {USERNAME_RULE}"
+    hidden = dict.fromkeys(f"U+{ord(c):04X}" for c in name if not (c.isascii() and c.isprintable()))
+    if hidden:
+        return (f"the username contains invisible or non-ASCII characters ({', '.join(hidden)}):"
+                f" {USERNAME_RULE}")
+    if len(name) > 64:
+        return f"the username has {len(name)} characters, more than 64: {USERNAME_RULE}"
+    if USERNAME_RE.fullmatch(name.lower()):
+        return f"usernames are lower case: use {name.lower()!r}"
+    others = dict.fromkeys(repr(c) for c in name.lower() if c not in _USERNAME_CHARS)
+    if others:
+        return (f"the username {name!r} contains characters that are not allowed ({', '.join(others)}):"
+                f" {USERNAME_RULE}")
+    return f"the username {name!r} does not start with a letter or digit: {USERNAME_RULE}"
 
 
 def _hasher():
@@ -68,21 +101,29 @@ def list_users():
 
 
 def add_user(username, password, email, groups=(), **profile):
-    """Create a user; raise UserError if the name is taken or invalid."""
-    if not username or username != username.strip() or any(c.isspace() for c in username):
-        raise UserError("a username must be non-empty and contain no spaces")
-    if get_user(username) is not None:
-        raise UserError(f"user {username!r} already exists (usernames are never reassigned)")
-    if get_db().execute("SELECT 1 FROM removed_usernames WHERE username = ?", (username,)).fetchone():
-        raise UserError(f"the username {username!r} belonged to a removed user; apps know it as theirs, "
-                        "so it is never given to anyone else")
+    """Create a user; raise UserError if the name breaks the profile or is taken, by a user or a
+    removed user, in any case (usernames are never reassigned)."""
+    problem = username_problem(username)
+    if problem:
+        raise UserError(problem)
+    password_hash = _hasher().hash(password)  # before the write lock: argon2 takes a while
     now = int(time.time())
     fields = {f: profile.get(f) for f in PROFILE_FIELDS if f != "email"}
     with transaction() as db:
+        taken = db.execute("SELECT username FROM users WHERE username = ? COLLATE NOCASE",
+                           (username,)).fetchone()
+        if taken:
+            raise UserError(f"user {taken[0]!r} already exists (usernames are never reassigned, and"
+                            " names differing only in case are the same username)")
+        removed = db.execute("SELECT username FROM removed_usernames WHERE username = ? COLLATE NOCASE",
+                             (username,)).fetchone()
+        if removed:
+            raise UserError(f"the username {removed[0]!r} belonged to a removed user; apps know it as"
+                            " theirs, so it (in any case) is never given to anyone else")
         db.execute(
             "INSERT INTO users (username, password_hash, email, name, given_name, family_name,"
             " locale, picture, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (username, _hasher().hash(password), email, fields["name"], fields["given_name"],
+            (username, password_hash, email, fields["name"], fields["given_name"],
              fields["family_name"], fields["locale"], fields["picture"], now, now),
         )
         db.executemany(
@@ -137,11 +178,24 @@ def end_everything(db, username, keep_session=None):
     )
 
 
+def _sign_in_user(username):
+    """The user a typed username means: the exact match, else the one user whose name differs
+    only in ASCII case (COLLATE NOCASE); None when there is none, or several (legacy names)."""
+    if not username:
+        return None
+    user = get_user(username)
+    if user is None:
+        rows = get_db().execute("SELECT username FROM users WHERE username = ? COLLATE NOCASE LIMIT 2",
+                                (username,)).fetchall()
+        user = get_user(rows[0][0]) if len(rows) == 1 else None
+    return user
+
+
 def authenticate(username, password):
-    """The enabled user with this username and password, or None. A wrong username costs the
-    same argon2 run as a wrong password, so timing does not tell which was wrong."""
+    """The enabled user with this username (in any case) and password, or None. A wrong username
+    costs the same argon2 run as a wrong password, so timing does not tell which was wrong."""
     ph = _hasher()
-    user = get_user(username) if username else None
+    user = _sign_in_user(username)
     if user is None:
         passwords.verify(ph, _dummy_hash(ph), password)
         return None
@@ -153,9 +207,9 @@ def authenticate(username, password):
         needs_rehash = True
     if needs_rehash:
         get_db().execute(
-            "UPDATE users SET password_hash = ? WHERE username = ?", (ph.hash(password), username)
+            "UPDATE users SET password_hash = ? WHERE username = ?", (ph.hash(password), user.username)
         )
-        log.info("rehashed the password of %s with the current argon2 parameters", username)
+        log.info("rehashed the password of %s with the current argon2 parameters", user.username)
     return user
 
 

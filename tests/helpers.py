@@ -10,13 +10,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from argon2 import PasswordHasher, Type
+
 from idp import create_app
 from idp.passwords import new_client_secret
 
 ISSUER = "http://localhost"
 PASSWORD = "correct horse battery"
 WEB_SECRET = "web-secret-0123456789"
-_HASHED = new_client_secret()  # (secret, argon2 hash), made once per test run
+# (secret, stored form), made once per test run: "hashed" keeps the argon2 form that `flask client
+# secret` wrote before (still accepted); "fast" has today's "$sha256$" form.
+_HASHED = (lambda s: (s, PasswordHasher(type=Type.ID).hash(s)))(secrets.token_urlsafe(32))
+_FAST = new_client_secret()
 
 # Cheap argon2 for speed; the production defaults are tested in test_users.py.
 FAST_ARGON2 = {"ARGON2_MEMORY_KIB": 64, "ARGON2_TIME_COST": 1, "ARGON2_PARALLELISM": 1}
@@ -40,11 +45,26 @@ CLIENTS = textwrap.dedent(
     scope = "openid profile email offline_access"
 
     [[clients]]
+    client_id = "fast"
+    client_secret_hash = "{_FAST[1]}"
+    redirect_uris = ["https://fast.example/cb"]
+    scope = "openid offline_access"
+
+    [[clients]]
     client_id = "spa"
     client_name = "Single Page"
     redirect_uris = ["http://127.0.0.1:5173/cb", "com.example.app:/cb"]
     token_endpoint_auth_method = "none"
     scope = "openid profile offline_access"
+
+    [[clients]]
+    client_id = "cli"
+    client_name = "Command Line"
+    application_type = "native"
+    redirect_uris = ["http://127.0.0.1:9999/cb", "http://[::1]/cb", "http://localhost:8000/cb?x=1", "com.example.cli:/cb"]
+    post_logout_redirect_uris = ["http://127.0.0.1:9999/bye"]
+    token_endpoint_auth_method = "none"
+    scope = "openid offline_access"
 
     [[clients]]
     client_id = "legacy"
@@ -106,6 +126,23 @@ def add_user(app, username="alice", password=PASSWORD, *extra):
     args = ["user", "add", username, "--email", f"{username}@example.org", "--password-stdin", *extra]
     result = app.test_cli_runner().invoke(args=args, input=password + "\n")
     assert result.exit_code == 0, result.output
+    return username
+
+
+def add_legacy_user(app, username, password=PASSWORD):
+    """Add a user straight into SQLite, as a database from before the username profile may hold
+    (`flask user add` would refuse names like 'jürgen' or 'Bob' today)."""
+    import time
+
+    import idp.db
+    import idp.users
+
+    with app.app_context():
+        now = int(time.time())
+        idp.db.get_db().execute(
+            "INSERT INTO users (username, password_hash, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (username, idp.users._hasher().hash(password), f"{username}@example.org", now, now),
+        )
     return username
 
 
@@ -178,7 +215,7 @@ class Flow:
 
     def token(self, data, client_id="web", auth=None):
         headers = {}
-        secrets_ = {"web": WEB_SECRET, "legacy": "legacy-secret-0123456789", "staff": "staff-secret-0123456789"}
+        secrets_ = {"web": WEB_SECRET, "fast": _FAST[0], "legacy": "legacy-secret-0123456789", "staff": "staff-secret-0123456789"}
         if auth is None:
             auth = "basic" if client_id in secrets_ else ("post" if client_id == "hashed" else "none")
         if auth == "basic":
@@ -205,6 +242,7 @@ def flow(client, alice):
 
 
 HASHED_CLIENT_SECRET = _HASHED[0]
+FAST_CLIENT_SECRET = _FAST[0]
 
 
 ROOT = __import__("os").path.dirname(__import__("os").path.dirname(__import__("os").path.abspath(__file__)))

@@ -66,3 +66,12 @@ def test_account_forms_need_their_csrf_token(flow):
         response = flow.client.post(path, data={"current": PASSWORD, "new": "x" * 10, "confirm": "x" * 10,
                                                 "client_id": "web"})
         assert response.status_code == 400 and "This form has expired" in response.text
+
+
+def test_guessing_the_current_password_on_the_account_page_is_throttled(flow, app):
+    """The account page checks a password as /login does, so it is counted and slowed the same way."""
+    for _ in range(5):
+        assert change(flow.client, "wrong", "a brand new password").status_code == 400
+    blocked = change(flow.client, PASSWORD, "a brand new password")
+    assert blocked.status_code == 429 and "Too many wrong passwords. Try again in 1 second." in blocked.text
+    assert login(app.test_client(), "alice", PASSWORD).status_code == 303  # her other browsers are not held up

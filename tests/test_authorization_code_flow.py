@@ -139,8 +139,8 @@ def test_prompt_none_without_session_is_login_required(client, alice):
     assert values["error"] == "login_required" and values["iss"] == ISSUER
 
 
-def test_loopback_redirect_matches_on_any_port(flow):
-    params = auth_params("spa", "http://127.0.0.1:49152/cb", scope="openid", challenge=pkce_pair()[1])
+def test_a_native_apps_loopback_redirect_matches_on_any_port(flow):
+    params = auth_params("cli", "http://127.0.0.1:49152/cb", scope="openid", challenge=pkce_pair()[1])
     assert "code" in redirect_params(flow.client.get("/authorize", query_string=params))
 
 

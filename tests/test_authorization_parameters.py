@@ -1,6 +1,7 @@
 """Authorization request parameters of OIDC Core §3.1.2.1 and §6."""
 
 import time
+from urllib.parse import urlencode
 
 import jwt as pyjwt
 import pytest
@@ -128,3 +129,45 @@ def test_max_age_zero_is_satisfied_by_the_sign_in_it_asked_for(flow, app):
     back = flow.client.post("/login", data={"username": "alice", "password": "correct horse battery",
                                             "csrf_token": csrf_token(page.text), "next": next_url})
     assert "code" in redirect_params(flow.client.get(back.location))  # no second login page
+
+
+def _sign_in_at(client, next_url):
+    """Sign in at the login page with `next_url` as its return address."""
+    page = client.get("/login", query_string={"next": next_url})
+    return client.post("/login", data={"username": "alice", "password": "correct horse battery",
+                                       "csrf_token": csrf_token(page.text), "next": next_url})
+
+
+@pytest.mark.parametrize("extra", [{"prompt": "login"}, {"max_age": "1"}])
+def test_a_sign_in_at_the_account_page_does_not_satisfy_prompt_login_or_max_age(client, alice, app, extra):
+    """OIDC Core §3.1.2.1: the sign-in must be made for the request that asked for it."""
+    assert _sign_in_at(client, "/account").status_code == 303
+    connect(app.config["DATABASE"]).execute("UPDATE sessions SET auth_time = auth_time - 5")  # time passes
+    response = authorize(client, **extra)
+    assert response.status_code == 302 and response.location.startswith("/login?next=")
+
+
+@pytest.mark.parametrize("extra", [{"prompt": "login"}, {"max_age": "1"}])
+def test_a_sign_in_for_one_request_does_not_satisfy_another(client, alice, app, extra):
+    first = "/authorize?" + urlencode(auth_params(challenge=pkce_pair()[1], state="first", **extra))
+    assert _sign_in_at(client, first).status_code == 303
+    connect(app.config["DATABASE"]).execute("UPDATE sessions SET auth_time = auth_time - 5")
+    response = authorize(client, state="second", **extra)  # not the request the sign-in was for
+    assert response.location.startswith("/login?next=")
+
+
+def test_the_fresh_sign_in_mark_expires_within_minutes(client, alice, monkeypatch):
+    import idp.sessions
+
+    query = auth_params(challenge=pkce_pair()[1], prompt="login")
+    assert _sign_in_at(client, "/authorize?" + urlencode(query)).status_code == 303
+    later = time.time() + idp.sessions.FRESH_SIGN_IN_TTL + 1
+    monkeypatch.setattr(idp.sessions.time, "time", lambda: later)
+    assert client.get("/authorize", query_string=query).location.startswith("/login?next=")
+
+
+def test_the_fresh_sign_in_mark_is_used_once(client, alice):
+    query = auth_params(challenge=pkce_pair()[1], prompt="login")
+    back = _sign_in_at(client, "/authorize?" + urlencode(query))
+    assert "code" in redirect_params(client.get(back.location))
+    assert client.get(back.location).location.startswith("/login?next=")  # the same request again

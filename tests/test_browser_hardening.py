@@ -55,3 +55,39 @@ def test_proxy_hops_one_trusts_one_proxy(settings, alice, caplog):
     client.post("/login", headers=headers, data={"username": "alice", "password": "wrong",
                                                  "csrf_token": csrf_token(page.text)})
     assert '"address": "203.0.113.9"' in caplog.text
+
+
+@pytest.mark.parametrize("path", PAGES + ["/login?next=/account", "/authorize?client_id=web"])
+def test_every_html_page_is_never_cached(flow, path):
+    """Account details and CSRF tokens must not stay in a shared computer's cache."""
+    response = flow.client.get(path)
+    assert response.mimetype == "text/html" and response.headers["Cache-Control"] == "no-store", path
+
+
+def test_the_stylesheet_may_be_cached(client):
+    with client.get("/static/style.css") as response:
+        assert response.status_code == 200 and response.headers.get("Cache-Control") != "no-store"
+
+
+def test_with_an_https_issuer_the_session_cookie_is_host_prefixed(settings, alice):
+    """A sibling app on the same parent domain cannot plant a __Host- cookie (RFC 6265bis §4.1.3.2)."""
+    from idp import create_app
+
+    client = create_app({**settings, "ISSUER": "https://id.example.org"}).test_client()
+    page = client.get("/login", base_url="https://id.example.org")
+    response = client.post("/login", base_url="https://id.example.org",
+                           data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+    session = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("__Host-latchkey_session=")]
+    assert session, response.headers.getlist("Set-Cookie")
+    assert "Secure" in session[0] and "Path=/" in session[0] and "Domain" not in session[0]
+    assert "HttpOnly" in session[0] and "SameSite=Lax" in session[0]
+    assert client.get("/account", base_url="https://id.example.org").status_code == 200
+
+
+def test_a_session_cookie_planted_without_the_prefix_is_ignored_over_https(settings, alice):
+    from idp import create_app
+
+    client = create_app({**settings, "ISSUER": "https://id.example.org"}).test_client()
+    client.set_cookie("latchkey_session", "planted-by-a-sibling", domain="id.example.org")
+    page = client.get("/login", base_url="https://id.example.org")
+    assert page.status_code == 200 and "planted" not in page.text

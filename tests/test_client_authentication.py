@@ -108,3 +108,50 @@ def test_basic_credentials_that_are_not_utf8_are_invalid_client(client):
     response = client.post("/token", data={"grant_type": "authorization_code", "code": "x"},
                            headers={"Authorization": "Basic " + base64.b64encode(b"\xff:\xfe").decode()})
     assert response.status_code == 401 and response.json["error"] == "invalid_client"
+
+
+def test_a_fast_hashed_secret_authenticates_and_a_wrong_one_does_not(flow):
+    from helpers import FAST_CLIENT_SECRET
+
+    data = code_for(flow, "fast", "https://fast.example/cb")
+    assert flow.client.post("/token", data=data, headers=basic("fast", FAST_CLIENT_SECRET + "x")).status_code == 401
+    assert flow.client.post("/token", data=data, headers=basic("fast", FAST_CLIENT_SECRET)).status_code == 200
+
+
+def test_wrong_secrets_for_an_argon2_client_are_throttled_and_cost_no_argon2_while_waiting(client, monkeypatch):
+    import idp.clients
+
+    calls = []
+    real = idp.clients.verify_secret
+    monkeypatch.setattr(idp.clients, "verify_secret", lambda *a: calls.append(1) or real(*a))
+    wrong = {"grant_type": "authorization_code", "code": "x", "client_id": "hashed", "client_secret": "wrong"}
+    for _ in range(30):
+        response = client.post("/token", data=wrong)
+        assert response.status_code == 401 and response.json["error"] == "invalid_client"
+    assert len(calls) == 5  # CLIENT_LIMIT failures, then each try must wait and is not hashed
+
+
+def test_the_client_throttle_never_refuses_a_secret_already_verified(client):
+    """A worker that already knows the app's secret answers it at once, whatever others tried."""
+    good = {"grant_type": "authorization_code", "code": "x", "client_id": "hashed", "client_secret": HASHED_CLIENT_SECRET}
+    assert client.post("/token", data=good).json["error"] == "invalid_grant"  # authenticated, bad code
+    for _ in range(10):
+        client.post("/token", data={**good, "client_secret": "wrong"})
+    assert client.post("/token", data=good).json["error"] == "invalid_grant"
+
+
+def test_the_client_throttle_never_refuses_a_fast_hashed_secret(flow):
+    from helpers import FAST_CLIENT_SECRET
+
+    for _ in range(10):
+        flow.client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x"},
+                         headers=basic("fast", "wrong"))
+    data = code_for(flow, "fast", "https://fast.example/cb")
+    assert flow.client.post("/token", data=data, headers=basic("fast", FAST_CLIENT_SECRET)).status_code == 200
+
+
+def test_failed_client_authentication_is_in_the_audit_log(client, caplog):
+    caplog.set_level("INFO", logger="idp.audit")
+    client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x"}, headers=basic("fast", "nope"))
+    assert any('"event": "client_auth_failed"' in r.getMessage() and '"client": "fast"' in r.getMessage()
+               for r in caplog.records)

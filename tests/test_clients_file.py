@@ -1,6 +1,7 @@
 """clients.toml: validation with file:line messages, the client CLI, and reloading while running."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -108,6 +109,15 @@ def test_flask_client_secret_prints_a_secret_and_its_hash_line():
     secret = result.output.split("stored anywhere): ")[1].split()[0]
     line = [x for x in result.output.splitlines() if x.startswith("client_secret_hash = ")][0]
     assert len(secret) >= 43 and verify_secret(line.split('"')[1], secret)
+    # The stored form says its hash: a 256-bit random secret needs no slow hash (README, Security).
+    assert re.fullmatch(r'client_secret_hash = "\$sha256\$[0-9a-f]{64}"', line)
+    assert not verify_secret(line.split('"')[1], secret + "x")
+
+
+@pytest.mark.parametrize("stored", ["$sha256$abc", "$sha256$" + "A" * 64, "sha256$" + "a" * 64, "plain"])
+def test_a_malformed_client_secret_hash_is_refused(tmp_path, stored):
+    found = problems(tmp_path, GOOD.replace('"none"', '"client_secret_basic"') + f'client_secret_hash = "{stored}"\n')
+    assert any("client_secret_hash must be the line `flask client secret` prints" in p for p in found), found
 
 
 def test_a_valid_edit_is_picked_up_without_restart(tmp_path):

@@ -73,11 +73,12 @@ def test_no_input_yields_a_server_error(tmp_path_factory):
 
 
 def test_signed_in_authorization_requests_never_yield_a_server_error(tmp_path_factory):
-    from helpers import add_user, auth_params, login, pkce_pair
+    from helpers import add_legacy_user, auth_params, login, pkce_pair
 
     app = make_app(tmp_path_factory)
     app.testing = False
-    add_user(app, "jürgen", "correct horse battery")  # a non-ASCII name must not break error texts
+    # A non-ASCII legacy name (new ones are ASCII) must not break error texts.
+    add_legacy_user(app, "jürgen", "correct horse battery")
     client = app.test_client()
     login(client, "jürgen")
     base = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1])
@@ -93,10 +94,10 @@ def test_signed_in_authorization_requests_never_yield_a_server_error(tmp_path_fa
 
 
 def test_a_non_ascii_username_gets_a_proper_access_denied(tmp_path_factory):
-    from helpers import add_user, auth_params, login, pkce_pair, redirect_params
+    from helpers import add_legacy_user, auth_params, login, pkce_pair, redirect_params
 
     app = make_app(tmp_path_factory)
-    add_user(app, "jürgen", "correct horse battery")
+    add_legacy_user(app, "jürgen", "correct horse battery")  # from before the ASCII username profile
     client = app.test_client()
     login(client, "jürgen")
     params = auth_params("staff", "https://staff.example/cb", scope="openid", challenge=pkce_pair()[1], prompt="none")

@@ -114,8 +114,62 @@ def test_parallel_sign_ins_from_one_address_are_not_held_up(app):
     with app.test_request_context():
         # Monday morning behind one NAT address: an attempt whose clock read came a moment before
         # another's count is still let through, and each correct password takes its count back.
+        keys = [throttle.password_keys(f"member{i}", "192.0.2.1") for i in range(4)]
         for i, now in enumerate((100.5, 100.0, 100.2, 99.9)):
-            assert throttle.begin_attempt(f"member{i}", "192.0.2.1", now=now) == 0
+            assert throttle.begin_attempt(keys[i], now=now) == 0
         for i in range(4):
-            throttle.record_success(f"member{i}", "192.0.2.1")
-        assert throttle.wait_seconds("member0", "192.0.2.1", now=100.0) == 0
+            throttle.record_success(keys[i])
+        assert throttle.wait_seconds(keys[0], now=100.0) == 0
+
+
+def test_failures_from_elsewhere_do_not_hold_up_a_browser_the_person_signed_in_with(app, alice):
+    """OWASP device cookies: someone typing wrong passwords for alice from anywhere cannot lock
+    her out of the browser she uses."""
+    hers, attacker = app.test_client(), app.test_client()
+    assert attempt(hers, "alice", PASSWORD, address="10.0.0.5").status_code == 303  # gets a device cookie
+    hers.post("/logout", data={"csrf_token": csrf_token(hers.get("/logout").text)})
+    for address in ("10.1.1.1", "10.2.2.2", "10.3.3.3", "10.4.4.4", "10.5.5.5", "10.6.6.6"):
+        attempt(attacker, "alice", "wrong", address=address)
+    assert attempt(attacker, "alice", PASSWORD, address="10.7.7.7").status_code == 429  # unknown browser
+    assert attempt(hers, "alice", PASSWORD, address="10.0.0.5").status_code == 303
+    assert attempt(hers, "ALICE", PASSWORD, address="10.0.0.5").status_code == 303  # any case of the name
+
+
+def test_wrong_passwords_from_a_known_browser_slow_that_browser_down(app, alice):
+    hers = app.test_client()
+    assert attempt(hers, "alice", PASSWORD).status_code == 303
+    for _ in range(5):
+        assert attempt(hers, "alice", "wrong").status_code == 200
+    assert attempt(hers, "alice", PASSWORD).status_code == 429
+    assert attempt(app.test_client(), "alice", PASSWORD, address="10.8.8.8").status_code == 303  # not the name
+
+
+def test_a_device_cookie_is_for_its_own_person_and_cannot_be_forged(app, alice):
+    from helpers import add_user
+
+    add_user(app, "dave")
+    browser = app.test_client()
+    assert attempt(browser, "alice", PASSWORD).status_code == 303
+    cookie = browser.get_cookie("latchkey_device")
+    assert cookie and cookie.http_only and cookie.same_site == "Lax"
+    for _ in range(5):
+        attempt(app.test_client(), "dave", "wrong", address="10.1.1.1")
+    assert attempt(browser, "dave", PASSWORD).status_code == 429  # alice's cookie does not vouch for dave
+    forged = app.test_client()
+    forged.set_cookie("latchkey_device", cookie.value[:-4] + "AAAA")
+    assert attempt(forged, "dave", PASSWORD).status_code == 429
+    unsigned = app.test_client()
+    unsigned.set_cookie("latchkey_device", '[["dave", "x"]]')
+    assert attempt(unsigned, "dave", PASSWORD).status_code == 429
+
+
+def test_the_device_cookie_is_host_prefixed_and_secure_over_https(settings, alice):
+    from idp import create_app
+
+    app = create_app({**settings, "ISSUER": "https://id.example.org"})
+    client = app.test_client()
+    page = client.get("/login", base_url="https://id.example.org")
+    response = client.post("/login", base_url="https://id.example.org",
+                           data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+    device = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("__Host-latchkey_device=")]
+    assert device and "Secure" in device[0] and "Path=/" in device[0] and "Domain" not in device[0]

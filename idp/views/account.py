@@ -1,8 +1,8 @@
 """The account page: profile, password change, the apps that hold tokens, sign out everywhere."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from .. import audit, sessions, tokens
+from .. import audit, devices, sessions, throttle, tokens
 from ..db import secret_hash
 from ..errors import form_expired
 from ..forms import ConfirmForm, PasswordForm, RevokeForm
@@ -37,9 +37,19 @@ def change_password():
     form = PasswordForm()
     if not form.validate_on_submit():
         return form_expired() if form.csrf_failed() else _page(form, 400)
+    # The current password is guessed here as at /login, so it is throttled the same way.
+    username, address = signed_in.user.username, request.remote_addr or "unknown"
+    keys = throttle.password_keys(username, address, devices.known_device(username))
+    wait = throttle.begin_attempt(keys)
+    if wait:
+        audit.event("password_check_throttled", user=username, address=address, wait=wait)
+        form.current.errors.append(f"Too many wrong passwords. Try again in {throttle.describe_wait(wait)}.")
+        return _page(form, 429)
     if not check_password(signed_in.user, form.current.data):
+        audit.event("password_check_failed", user=username, address=address)
         form.current.errors.append("That is not your current password.")
         return _page(form, 400)
+    throttle.record_success(keys)
     set_password(signed_in.user.username, form.new.data, keep_session=secret_hash(signed_in.sid))
     audit.event("password_changed", user=signed_in.user.username)
     flash("Your password was changed. Your other sessions and every app's tokens have ended.")

@@ -7,11 +7,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import sessions, settings
 from ..errors import error_page
-from ..oauth import describe, id_token_hint_claims
+from ..oauth import id_token_hint_claims
 
 bp = Blueprint("authorize", __name__)
 
@@ -79,12 +79,11 @@ def _login_url(hint=None):
 
 
 def _must_sign_in(signed_in, prompts):
-    """OIDC Core §3.1.2.1: sign in when nobody is, on prompt=login, or when max_age has passed.
-    A sign-in made for this very request satisfies prompt=login and max_age (it is marked in the
-    session by the login page and used once)."""
+    """OIDC Core §3.1.2.1: sign in when nobody is, on prompt=login, or when max_age has passed;
+    a sign-in made for this very request satisfies both (sessions.signed_in_for_this_request)."""
     if signed_in is None:
         return True
-    if session.pop(sessions.FRESH_SIGN_IN, None) == signed_in.auth_time:
+    if sessions.signed_in_for_this_request(signed_in, request.values.items(multi=True)):
         return False
     if "login" in prompts:
         return True
@@ -107,7 +106,7 @@ def authorize():
         return _error(error)
 
     def deny(error_class, description):
-        return _error(error_class(describe(description), redirect_uri=grant.redirect_uri, state=request.values.get("state")))
+        return _error(error_class(description, redirect_uri=grant.redirect_uri, state=request.values.get("state")))
 
     prompts = (request.values.get("prompt") or "").split()
     hint = request.values.get("id_token_hint")

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
-from .. import audit, sessions, throttle
+from .. import audit, devices, sessions, throttle
 from ..db import transaction
 from ..forms import ConfirmForm, LoginForm
 from ..users import authenticate
@@ -39,20 +39,24 @@ def login():
     address = request.remote_addr or "unknown"
     if form.validate_on_submit():
         username = form.username.data
-        wait = throttle.begin_attempt(username, address)
+        device = devices.known_device(username)
+        keys = throttle.password_keys(username, address, device)
+        wait = throttle.begin_attempt(keys)
         if wait:
             # The password is not even checked while the wait lasts.
-            audit.event("sign_in_throttled", username=username, address=address, wait=wait)
-            error, status = f"Too many failed sign-ins. Try again in {_duration(wait)}.", 429
+            audit.event("sign_in_throttled", username=username, address=address, wait=wait, known_device=bool(device))
+            error, status = f"Too many failed sign-ins. Try again in {throttle.describe_wait(wait)}.", 429
         elif (user := authenticate(username, form.password.data)) is not None:
             with transaction():  # one commit for both
-                throttle.record_success(user.username, address)
+                throttle.record_success(keys)
                 sessions.sign_in(user)
-            if next_url:
-                session[sessions.FRESH_SIGN_IN] = sessions.current().auth_time
+            authorize_path = url_for("latchkey.authorize.authorize")
+            if next_url and urlsplit(next_url).path == authorize_path:
+                sessions.mark_fresh_sign_in(urlsplit(next_url).query)
             audit.event("sign_in", user=user.username, address=address)
             # 303: the browser follows with a GET and never re-posts the password.
-            return redirect(next_url or url_for("latchkey.account.account"), 303)
+            response = redirect(next_url or url_for("latchkey.account.account"), 303)
+            return devices.remember(response, user.username, device)
         else:
             audit.event("sign_in_failed", username=username, address=address)
             error = "Wrong username or password."
@@ -67,13 +71,6 @@ def login():
         form.username.data = login_hint
     return render_template("latchkey/login.html", form=form, error=error, next=next_url,
                            client=_asking_client(next_url)), status
-
-
-def _duration(seconds):
-    if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _hint_from(next_url):

@@ -6,7 +6,7 @@ import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from helpers import PASSWORD, pkce_pair
-from world import screenshot
+from world import screenshot, sign_in
 
 
 def authorize_url(world, client_id="browser-app", redirect="/cb", **extra):
@@ -14,12 +14,6 @@ def authorize_url(world, client_id="browser-app", redirect="/cb", **extra):
               "scope": "openid profile", "state": "st-1", "code_challenge": pkce_pair()[1],
               "code_challenge_method": "S256", **extra}
     return f"{world.idp.url}/authorize?{urlencode(params)}"
-
-
-def sign_in(page, username="alice", password=PASSWORD):
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def landed_with_code(page, world):

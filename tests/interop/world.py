@@ -93,6 +93,14 @@ def clients_for(spa, web):
         scope = "openid profile email"
 
         [[clients]]
+        client_id = "cli-app"
+        client_name = "Command-line tool"
+        application_type = "native"
+        redirect_uris = ["{web}/cb"]
+        token_endpoint_auth_method = "none"
+        scope = "openid"
+
+        [[clients]]
         client_id = "staff-only"
         client_name = "Staff Wiki"
         client_secret = "staff-only-secret-0123456789"
@@ -154,3 +162,10 @@ def screenshot(page, name):
     """Keep a picture of what the person sees (build/screenshots/NAME.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page, username="alice", password=PASSWORD):
+    """Fill in Latchkey's login page and press the button."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
