@@ -2,26 +2,23 @@
 live in Authlib; the subclasses here supply storage, users, clients and keys, and tighten the
 defaults where the specs ask for more."""
 
-import base64
 import secrets
 import time
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
-from flask import request as flask_request
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from . import sessions, settings, tokens
+from . import bearer, client_auth, sessions, settings, tokens
 from .claims import user_info
 from .db import transaction
 from .users import active, get_user
@@ -60,7 +57,7 @@ class Server(AuthorizationServer):
         basic = scheme.lower() == "basic"
         if basic and "client_secret" in request.form:
             raise InvalidRequestError("Send the client credentials one way only: Basic or the body.")
-        if basic and basic_credentials(credentials) is None:
+        if basic and client_auth.basic_credentials(credentials) is None:
             raise InvalidClientError(status_code=401, description="Malformed Basic credentials.")
         return super().authenticate_client(request, methods, endpoint)
 
@@ -71,18 +68,6 @@ class Server(AuthorizationServer):
             response.headers["Cache-Control"] = "no-store"
             response.headers["Pragma"] = "no-cache"
         return response
-
-
-def basic_credentials(credentials):
-    """(client_id, secret) from the credentials of an `Authorization: Basic` header, or None when
-    they are not base64 of UTF-8 'id:secret' with a non-empty id (RFC 7617 §2, RFC 6749 §2.3.1).
-    Checked before Authlib reads the header: its parser fails on an empty one."""
-    try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    client_id, colon, secret = decoded.partition(":")
-    return (client_id, secret) if colon and client_id else None
 
 
 def query_client(client_id):
@@ -347,54 +332,6 @@ def query_user(username):
     return active(get_user(username))
 
 
-class NoBearerToken(InvalidTokenError):
-    """RFC 6750 §3.1: a request with no bearer token gets a challenge without an error code."""
-
-    description = "Send the access token in the header 'Authorization: Bearer <token>'."
-
-    def get_headers(self):
-        headers = [h for h in super().get_headers() if h[0] != "WWW-Authenticate"]
-        return headers + [("WWW-Authenticate", 'Bearer realm="Latchkey"')]
-
-
-class BearerProtector(ResourceProtector):
-    """The access token from `Authorization: Bearer <token>` (RFC 6750 §2.1) or from the form body
-    of a POST (§2.2: `access_token`, application/x-www-form-urlencoded); never from the URL
-    (§2.3 is optional and §5.3 warns against it), and never sent two ways at once (§2)."""
-
-    def parse_request_authorization(self, request):
-        scheme, _, header_token = (flask_request.headers.get("Authorization") or "").partition(" ")
-        in_header = scheme.lower() == "bearer"
-        in_body = (flask_request.method == "POST" and flask_request.mimetype == "application/x-www-form-urlencoded"
-                   and "access_token" in flask_request.form)
-        if "access_token" in flask_request.args:
-            raise InvalidRequestError("Send the access token in the Authorization header or the form body, "
-                                      "never in the URL.")
-        if in_header and in_body:
-            raise InvalidRequestError("Send the access token one way only: the header or the form body.")
-        if in_body:
-            values = flask_request.form.getlist("access_token")
-            if len(values) != 1:
-                raise InvalidRequestError("Send access_token once.")
-            token = values[0]
-        elif in_header:
-            token = header_token
-        else:
-            raise NoBearerToken()
-        if not token.strip():
-            raise NoBearerToken()
-        return self.get_token_validator("bearer"), token.strip()
-
-
-class AccessTokenValidator(BearerTokenValidator):
-    def authenticate_token(self, token_string):
-        token = tokens.find_access_token(token_string)
-        # A token of an app no longer in clients.toml, or of a disabled user, is dead.
-        if token is None or token.get_client() is None or active(token.get_user()) is None:
-            return None
-        return token
-
-
 class UserInfo(UserInfoEndpoint):
     def get_issuer(self):
         return settings.current()["ISSUER"]
@@ -408,13 +345,14 @@ def create_server(app):
     server = Server()
     server.init_app(app, query_client=query_client, save_token=tokens.save_token)
     server.register_token_generator("default", generate_bearer_token)
+    server.register_client_auth_method("client_secret_basic", client_auth.authenticate_client_secret_basic)
     server.register_grant(
         AuthorizationCodeGrant,
         [AuthorizationRequestRules(), S256CodeChallenge(required=True), IdTokenForCode()],
     )
     server.register_grant(RefreshTokenGrant, [IdTokenForRefresh()])
-    protector = BearerProtector()
-    protector.register_token_validator(AccessTokenValidator(realm="Latchkey"))
+    protector = bearer.BearerProtector()
+    protector.register_token_validator(bearer.AccessTokenValidator(realm="Latchkey"))
     server.register_endpoint(UserInfo(resource_protector=protector))
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)

@@ -7,7 +7,7 @@ import time
 from urllib.parse import parse_qsl, urlencode
 
 import flask_login
-from flask import current_app, session
+from flask import session
 from flask.sessions import SessionInterface
 
 from . import settings

@@ -138,20 +138,25 @@ def _sign_in_at(client, next_url):
                                        "csrf_token": csrf_token(page.text), "next": next_url})
 
 
+def _five_seconds_pass(monkeypatch):
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 5)
+
+
 @pytest.mark.parametrize("extra", [{"prompt": "login"}, {"max_age": "1"}])
-def test_a_sign_in_at_the_account_page_does_not_satisfy_prompt_login_or_max_age(client, alice, app, extra):
+def test_a_sign_in_at_the_account_page_does_not_satisfy_prompt_login_or_max_age(client, alice, extra, monkeypatch):
     """OIDC Core §3.1.2.1: the sign-in must be made for the request that asked for it."""
     assert _sign_in_at(client, "/account").status_code == 303
-    connect(app.config["DATABASE"]).execute("UPDATE sessions SET auth_time = auth_time - 5")  # time passes
+    _five_seconds_pass(monkeypatch)
     response = authorize(client, **extra)
     assert response.status_code == 302 and response.location.startswith("/login?next=")
 
 
 @pytest.mark.parametrize("extra", [{"prompt": "login"}, {"max_age": "1"}])
-def test_a_sign_in_for_one_request_does_not_satisfy_another(client, alice, app, extra):
+def test_a_sign_in_for_one_request_does_not_satisfy_another(client, alice, extra, monkeypatch):
     first = "/authorize?" + urlencode(auth_params(challenge=pkce_pair()[1], state="first", **extra))
     assert _sign_in_at(client, first).status_code == 303
-    connect(app.config["DATABASE"]).execute("UPDATE sessions SET auth_time = auth_time - 5")
+    _five_seconds_pass(monkeypatch)
     response = authorize(client, state="second", **extra)  # not the request the sign-in was for
     assert response.location.startswith("/login?next=")
 

@@ -5,7 +5,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
