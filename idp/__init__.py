@@ -4,6 +4,7 @@ Standalone: `create_app()` (what `app.py` serves). Embedded in an existing Flask
 `Latchkey(app, url_prefix="/id", settings={...})` mounts the provider under that prefix.
 """
 
+import contextvars
 import logging
 import os
 
@@ -14,6 +15,11 @@ from .clients import ClientRegistry, ClientsFileError
 from .settings import SettingsError, is_local_http, load
 
 log = logging.getLogger("idp")
+
+
+#: Set while a `flask user …` or `flask group …` command loads the app: those commands need no
+#: clients.toml, so a broken one must not stop them, and its warnings are for the server's start.
+FOR_ADMIN_COMMAND = contextvars.ContextVar("latchkey_for_admin_command", default=False)
 
 
 class StartupError(Exception):
@@ -70,7 +76,8 @@ class Latchkey:
         except OSError as e:
             raise StartupError(f"cannot read or create the keys in {config['INSTANCE_PATH']}: {e}") from None
         try:
-            app.extensions["latchkey_clients"] = ClientRegistry(config["CLIENTS_FILE"], config)
+            app.extensions["latchkey_clients"] = ClientRegistry(config["CLIENTS_FILE"], config,
+                                                                for_admin_command=FOR_ADMIN_COMMAND.get())
         except ClientsFileError as e:
             raise StartupError(f"clients file is invalid:\n{e}") from None
         app.extensions["latchkey_settings"] = config

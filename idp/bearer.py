@@ -2,7 +2,6 @@
 may be sent, and which tokens are alive."""
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
-from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from flask import request as flask_request
 
@@ -20,6 +19,13 @@ class NoBearerToken(InvalidTokenError):
         return headers + [("WWW-Authenticate", 'Bearer realm="Latchkey"')]
 
 
+class BearerInvalidRequest(InvalidTokenError):
+    """RFC 6750 §3.1 invalid_request (400), with the Bearer challenge §3 asks for."""
+
+    error = "invalid_request"
+    status_code = 400
+
+
 class BearerProtector(ResourceProtector):
     """The access token from `Authorization: Bearer <token>` (RFC 6750 §2.1) or from the form body
     of a POST (§2.2: `access_token`, application/x-www-form-urlencoded); never from the URL
@@ -31,14 +37,15 @@ class BearerProtector(ResourceProtector):
         in_body = (flask_request.method == "POST" and flask_request.mimetype == "application/x-www-form-urlencoded"
                    and "access_token" in flask_request.form)
         if "access_token" in flask_request.args:
-            raise InvalidRequestError("Send the access token in the Authorization header or the form body, "
-                                      "never in the URL.")
+            raise BearerInvalidRequest("Send the access token in the Authorization header or the form body, "
+                                       "never in the URL.", realm="Latchkey")
         if in_header and in_body:
-            raise InvalidRequestError("Send the access token one way only: the header or the form body.")
+            raise BearerInvalidRequest("Send the access token one way only: the header or the form body.",
+                                       realm="Latchkey")
         if in_body:
             values = flask_request.form.getlist("access_token")
             if len(values) != 1:
-                raise InvalidRequestError("Send access_token once.")
+                raise BearerInvalidRequest("Send access_token once.", realm="Latchkey")
             token = values[0]
         elif in_header:
             token = header_token

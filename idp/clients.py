@@ -9,7 +9,9 @@ import re
 import threading
 import time
 import tomllib
+
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
+from flask import request as flask_request
 
 from . import audit, throttle
 from .passwords import FAST_PREFIX, is_slow_hash, verify_secret
@@ -39,8 +41,26 @@ KEYS = {
     "allowed_groups": list,
     "id_token_claims": bool,
     "application_type": str,
+    # RFC 7591 §2: the app's logo (shown on Latchkey's pages) and home page (where its error pages lead back to).
+    "logo_uri": str,
+    "client_uri": str,
     **{k: int for k in TTL_KEYS},
 }
+#: The keys holding a web address a page shows or links to (RFC 7591 §2).
+PAGE_URL_KEYS = ("logo_uri", "client_uri")
+# https://host[:port][/…], or http on a loopback host; the host is plain letters, digits, dots and
+# dashes, so the origin can be put into a page's Content-Security-Policy as it stands.
+PAGE_URL = re.compile(r"(?P<origin>(?:https://[A-Za-z0-9.-]+|http://(?:127\.0\.0\.1|\[::1\]|localhost))"
+                      r"(?::[1-9][0-9]{0,4})?)(?:[/?][!#-;=?-\[\]_a-z~]*)?")
+
+
+def page_url_problem(key, uri):
+    """Why `uri` cannot be the app's logo_uri or client_uri, or None."""
+    if PAGE_URL.fullmatch(uri) is None:
+        return (f"{key} must be an https URL (http only on 127.0.0.1, [::1] or localhost) without spaces, "
+                f"quotes or backslashes, not {uri!r}")
+    return None
+
 
 class ClientsFileError(Exception):
     """clients.toml cannot be used; `problems` lists each as 'file:line: what is wrong'."""
@@ -68,6 +88,8 @@ class Client(ClientMixin):
         self.allowed_groups = list(data.get("allowed_groups", []))
         self.id_token_claims = data.get("id_token_claims", True)
         self.application_type = data.get("application_type", "web")
+        self.logo_uri = data.get("logo_uri")  # RFC 7591 §2, shown on the pages that name the app
+        self.client_uri = data.get("client_uri")  # RFC 7591 §2, the way back from an error page
         self.access_token_ttl = data.get("access_token_ttl", defaults["ACCESS_TOKEN_TTL"])
         self.id_token_ttl = data.get("id_token_ttl", defaults["ID_TOKEN_TTL"])
         self.refresh_token_ttl = data.get("refresh_token_ttl", defaults["REFRESH_TOKEN_TTL"])
@@ -111,17 +133,19 @@ class Client(ClientMixin):
             return self._check_slowly(client_secret, digest)
         else:
             return False
-        if not ok:
-            audit.event("client_auth_failed", client=self.client_id)
         return ok
 
     def _check_slowly(self, client_secret, digest):
-        keys = throttle.client_keys(self.client_id)
-        if wait := throttle.begin_attempt(keys):
+        """An argon2 check, unless this app has failed too often from this address lately. Failures
+        are counted after the check (not before, as for passwords): several workers checking the
+        right secret at once must not hold each other up, and guessing a random secret is hopeless
+        anyway; what is limited here is the CPU that wrong secrets cost."""
+        keys = throttle.client_keys(self.client_id, flask_request.remote_addr or "unknown")
+        if wait := throttle.wait_seconds(keys):
             audit.event("client_auth_throttled", client=self.client_id, wait=wait)
             return False
         if not verify_secret(self.client_secret_hash, client_secret):
-            audit.event("client_auth_failed", client=self.client_id)
+            throttle.count_failure(keys)
             return False
         throttle.record_success(keys)
         self._verified_secret_digest = digest
@@ -179,6 +203,9 @@ def _check_client(data, problems_at):
         for uri in data.get(key, []):
             if problem := registration_problem(uri):
                 problems_at(key, problem)
+    for key in PAGE_URL_KEYS:
+        if isinstance(data.get(key), str) and (problem := page_url_problem(key, data[key])):
+            problems_at(key, problem)
     if data.get("application_type", "web") not in APPLICATION_TYPES:
         problems_at("application_type", f"application_type must be one of {', '.join(APPLICATION_TYPES)}")
     method = data.get("token_endpoint_auth_method", "client_secret_basic")
@@ -259,14 +286,21 @@ class ClientRegistry:
 
     CHECK_INTERVAL = 1.0
 
-    def __init__(self, path, defaults):
+    def __init__(self, path, defaults, for_admin_command=False):
+        """`for_admin_command`: the app serves a `flask user …` command, which needs no clients;
+        a broken file then leaves the whitelist empty, and nothing is warned about."""
         self.path = path
         self.defaults = defaults
         self._lock = threading.Lock()
         self._stamp = self._file_stamp()
-        self.clients = parse(path, defaults)
         self._next_check = time.monotonic() + self.CHECK_INTERVAL
-        for client in self.clients.values():
+        try:
+            self.clients = parse(path, defaults)
+        except ClientsFileError:
+            if not for_admin_command:
+                raise
+            self.clients = {}
+        for client in self.clients.values() if not for_admin_command else ():
             if client.client_secret is not None:
                 log.warning(
                     "client %r has a plaintext client_secret in %s: fine for local testing, "

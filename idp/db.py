@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 #: SQL files, each moving the schema one version up; PRAGMA user_version records how far a
 #: database is. Add a file here to change the schema of existing installations.
-MIGRATIONS = ["schema.sql", "schema_2.sql"]
+MIGRATIONS = ["schema.sql", "schema_2.sql", "schema_3.sql"]
 
 #: How long a writer waits for another worker's lock before giving up (ms).
 BUSY_TIMEOUT_MS = 5000
@@ -170,6 +170,8 @@ def _purges(now):
     return [
         ("authorization_codes", "expires_at < ?", (now - 3600,)),
         ("sessions", "expires_at < ?", (now,)),
+        # Used and expired links are kept a week, so "this link was already used" can be told apart.
+        ("links", "expires_at < ?", (now - 7 * 24 * 3600,)),
         ("login_failures", "last_failure_at < ? AND blocked_until < ?", (now - 3600, now)),
         # A token row goes when its access token and its refresh token are both dead, and no
         # refresh token of its grant lives on (rotated rows are kept for reuse detection).

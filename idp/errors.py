@@ -4,8 +4,11 @@ import logging
 import re
 import sqlite3
 
-from flask import jsonify, render_template, request
+from flask import g, jsonify, render_template, request
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException
+
+from . import settings
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +23,28 @@ def wants_json():
     return request.path.endswith(API_PATH_ENDS)  # no route matched (404, 405): judge by the path
 
 
-def error_page(title, message, status):
-    """An HTML error page that says what happened and what to do."""
-    return render_template("latchkey/error.html", title=title, message=message), status
+def _site_name():
+    try:
+        return settings.current()["SITE_NAME"]
+    except Exception:  # an error page must not fail in turn
+        return "Latchkey"
+
+
+def _signed_in():
+    """Whether someone is signed in at this browser, to choose the error page's way on;
+    None when that cannot be told (the database may be what went wrong)."""
+    try:
+        return current_user.is_authenticated
+    except Exception:
+        return None
+
+
+def error_page(title, message, status, client=None, ask_session=True):
+    """An HTML error page that says what happened and offers a way on: back to the app (its
+    client_uri) when the error concerns a known app, else to the account or sign-in page.
+    `ask_session=False` when the database is the problem: the page then links to the start."""
+    return render_template("latchkey/error.html", title=title, message=message, client=client,
+                           signed_in=_signed_in() if ask_session else None), status
 
 
 def _api_error(error, description, status, headers=None):
@@ -69,8 +91,9 @@ def form_expired():
     )
 
 
+CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 SECURITY_HEADERS = [
-    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    ("Content-Security-Policy", CSP),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -82,6 +105,9 @@ def security_headers(response):
     (Registered on the blueprint and, standalone, on the app too: the second call finds them set.)"""
     if "X-Frame-Options" not in response.headers:
         response.headers.extend(SECURITY_HEADERS)
+        if origins := g.get("latchkey_img_origins"):
+            # The page shows an app's logo_uri (branding.app_logo): that origin, for this response only.
+            response.headers["Content-Security-Policy"] = f"{CSP}; img-src 'self' {' '.join(sorted(origins))}"
     if response.mimetype == "text/html":
         # A page may show account details and carries CSRF tokens: no copy stays in a shared
         # computer's cache or in a proxy (RFC 9111 §5.2.2.5).
@@ -89,10 +115,28 @@ def security_headers(response):
     return response
 
 
+#: What a person reads instead of Werkzeug's texts, per status: a title and what to do.
+HTTP_PAGES = {
+    400: ("This request cannot be used",
+          "Something in what the browser sent was missing or malformed. Go back, reload the page and try again."),
+    403: ("You cannot open this page", "This page is not open to you."),
+    404: ("Page not found",
+          "There is no page at this address. If you typed it, check the spelling; otherwise start again below."),
+    405: ("This page cannot be used that way",
+          "The page is there, but not for what the browser asked of it. Start again below."),
+    413: ("That was too much", "What the browser sent is larger than {site} accepts."),
+    429: ("Too many tries", "Wait a moment, then try again."),
+    500: ("Something went wrong", "The error was logged. Try again in a moment."),
+    503: ("{site} is busy", "Nothing was changed. Wait a moment and try again."),
+}
+
+
 def http_error(e):
     if wants_json():
         return _api_error("invalid_request", e.description, e.code)
-    return error_page(e.name, e.description, e.code)
+    title, message = HTTP_PAGES.get(e.code, ("This request cannot be answered", "Start again below."))
+    site = _site_name()
+    return error_page(title.format(site=site), message.format(site=site), e.code)
 
 
 def database_busy(e):
@@ -100,7 +144,8 @@ def database_busy(e):
     log.error("database error on %s %s: %s", request.method, request.path, e)
     if wants_json():
         return _api_error("temporarily_unavailable", "The server is busy; try again.", 503, {"Retry-After": "1"})
-    body, status = error_page("Latchkey is busy", "Nothing was changed. Wait a moment and try again.", 503)
+    body, status = error_page(f"{_site_name()} is busy", "Nothing was changed. Wait a moment and try again.", 503,
+                              ask_session=False)
     return body, status, {"Retry-After": "1"}
 
 
@@ -108,7 +153,7 @@ def unexpected(e):
     log.exception("unexpected error on %s %s", request.method, request.path)
     if wants_json():
         return _api_error("server_error", "An unexpected error occurred.", 500)
-    return error_page("Something went wrong", "The error was logged. Try again in a moment.", 500)
+    return error_page("Something went wrong", "The error was logged. Try again in a moment.", 500, ask_session=False)
 
 
 def init_blueprint(bp):

@@ -35,3 +35,14 @@ class PasswordForm(Form):
 
 class RevokeForm(Form):
     client_id = HiddenField(validators=[InputRequired()])
+
+
+class NewPasswordForm(Form):
+    """Choosing a password on a join or recovery link (the rules: password_rules.py)."""
+
+    new = PasswordField("New password", validators=[InputRequired(), Length(max=1000)])
+    confirm = PasswordField("New password again", validators=[EqualTo("new", "The passwords do not match.")])
+
+
+class ForgotForm(Form):
+    who = StringField("Username or email", validators=[InputRequired(), Length(max=254)])

@@ -18,7 +18,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from . import bearer, client_auth, sessions, settings, tokens
+from . import audit, bearer, client_auth, sessions, settings, tokens
 from .claims import user_info
 from .db import transaction
 from .users import active, get_user
@@ -57,9 +57,19 @@ class Server(AuthorizationServer):
         basic = scheme.lower() == "basic"
         if basic and "client_secret" in request.form:
             raise InvalidRequestError("Send the client credentials one way only: Basic or the body.")
-        if basic and client_auth.basic_credentials(credentials) is None:
+        parsed = client_auth.basic_credentials(credentials) if basic else None
+        if basic and parsed is None:
             raise InvalidClientError(status_code=401, description="Malformed Basic credentials.")
-        return super().authenticate_client(request, methods, endpoint)
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            # For the admin: which app, which method it tried, which one it is registered for.
+            tried = "client_secret_basic" if basic else "client_secret_post" if "client_secret" in request.form else "none"
+            client_id = parsed[0] if parsed else request.form.get("client_id")
+            client = query_client(client_id)
+            audit.event("client_auth_failed", client=client_id, tried=tried, endpoint=endpoint,
+                        registered=client.token_endpoint_auth_method if client else "unknown client")
+            raise
 
     def handle_response(self, status_code, payload, headers):
         response = super().handle_response(status_code, payload, headers)
@@ -317,6 +327,14 @@ class EndSession(EndSessionEndpoint):
 
     def get_algorithms(self):
         return ["RS256"]  # never "none", never a symmetric algorithm
+
+    def _validate_id_token_hint(self, id_token_hint):
+        # Authlib catches only JoseError, but joserfc raises TypeError on a header such as
+        # {"crit": 1}: a hint that cannot be read is an invalid request (§4), never a 500.
+        try:
+            return super()._validate_id_token_hint(id_token_hint)
+        except (TypeError, ValueError) as e:
+            raise InvalidRequestError("The id_token_hint cannot be read.") from e
 
     def _is_valid_post_logout_redirect_uri(self, client, post_logout_redirect_uri):
         # Authlib's own check is a plain `in`; ours is the one rule of redirect_uris.py (a native

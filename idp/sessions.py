@@ -16,8 +16,6 @@ from .users import active, get_user
 
 login_manager = flask_login.LoginManager()
 
-#: Session key marking a sign-in made on the way to one authorization request.
-FRESH_SIGN_IN = "latchkey_fresh_sign_in"
 #: How long that mark holds (s): the browser goes straight on to the request after signing in.
 FRESH_SIGN_IN_TTL = 300
 
@@ -27,6 +25,7 @@ class SignedIn(flask_login.UserMixin):
 
     def __init__(self, sid, user, auth_time):
         self.sid = sid
+        self.fresh_request = None  # see mark_fresh_sign_in
         self.user = user
         self.auth_time = user.auth_time = auth_time
 
@@ -37,7 +36,7 @@ class SignedIn(flask_login.UserMixin):
 @login_manager.user_loader
 def _load(sid):
     row = get_db().execute(
-        "SELECT username, auth_time FROM sessions WHERE id_hash = ? AND expires_at > ?",
+        "SELECT username, auth_time, fresh_request FROM sessions WHERE id_hash = ? AND expires_at > ?",
         (secret_hash(sid), int(time.time())),
     ).fetchone()
     if row is None:
@@ -45,7 +44,9 @@ def _load(sid):
     user = active(get_user(row["username"]))
     if user is None:
         return None
-    return SignedIn(sid, user, row["auth_time"])
+    signed_in = SignedIn(sid, user, row["auth_time"])
+    signed_in.fresh_request = row["fresh_request"]
+    return signed_in
 
 
 def sign_in(user):
@@ -91,18 +92,25 @@ def _request_digest(params):
 
 def mark_fresh_sign_in(authorize_query):
     """The person just signed in on the way to the authorization request with this query string:
-    that request, and no other, counts this sign-in as fresh for prompt=login and max_age."""
+    that request, and no other, counts this sign-in as fresh for prompt=login and max_age. The
+    mark lives on the session's row, not in the cookie, so an old copy of the cookie cannot bring
+    it back once it is used."""
     params = parse_qsl(authorize_query, keep_blank_values=True)
-    session[FRESH_SIGN_IN] = {"request": _request_digest(params), "auth_time": current().auth_time,
-                              "until": int(time.time()) + FRESH_SIGN_IN_TTL}
+    get_db().execute("UPDATE sessions SET fresh_request = ?, fresh_until = ? WHERE id_hash = ?",
+                     (_request_digest(params), int(time.time()) + FRESH_SIGN_IN_TTL, secret_hash(current().sid)))
 
 
 def signed_in_for_this_request(signed_in, params):
     """OIDC Core §3.1.2.1: prompt=login and max_age are satisfied only by a sign-in made for this
-    very request (`params`: its parameters), within minutes, and only once."""
-    mark = session.pop(FRESH_SIGN_IN, None)
-    return (isinstance(mark, dict) and mark.get("auth_time") == signed_in.auth_time
-            and mark.get("request") == _request_digest(params) and int(time.time()) <= mark.get("until", 0))
+    very request (`params`: its parameters), within minutes, and only once (whoever clears the
+    mark first, in any worker, has it)."""
+    if signed_in.fresh_request is None:  # the common case: no write
+        return False
+    cur = get_db().execute(
+        "UPDATE sessions SET fresh_request = NULL, fresh_until = NULL"
+        " WHERE id_hash = ? AND fresh_request = ? AND fresh_until >= ?",
+        (secret_hash(signed_in.sid), _request_digest(params), int(time.time())))
+    return cur.rowcount == 1
 
 
 class _NoSessionOnApis(SessionInterface):
@@ -131,4 +139,5 @@ def init_app(app):
     app.session_interface = _NoSessionOnApis(app.session_interface)
     login_manager.init_app(app)
     login_manager.login_view = "latchkey.pages.login"
+    login_manager.login_message = "Sign in to see your account."  # not flask-login's "Please log in to access this page."
     login_manager.session_protection = None  # the session row is the protection

@@ -2,6 +2,7 @@
 
 import difflib
 import os
+import re
 import tomllib
 from urllib.parse import urlsplit
 
@@ -35,6 +36,23 @@ DEFAULTS = {
     "LOGIN_MAX_DELAY": 900,
     # How many reverse proxies in front set X-Forwarded-* (0: trust none of those headers).
     "PROXY_HOPS": 0,
+    # --- Branding of the pages people see (checked in _check_branding) ---
+    # The name on every page and in its <title>.
+    "SITE_NAME": "Latchkey",
+    # A plain file name inside INSTANCE_PATH ("logo.svg", "logo.png"), shown on every page; "" for none.
+    "LOGO": "",
+    # Buttons, links and focus rings: "#rgb" or "#rrggbb".
+    "ACCENT_COLOR": "#2b6cb0",
+    # --- end of branding ---
+    # Mail, optional (mail.py): with SMTP_HOST set, invitation and recovery links can be mailed and
+    # the login page offers "Forgot your password?". SMTP_SECURITY: starttls, tls or none.
+    # SMTP_PASSWORD is read from the environment only (IDP_SMTP_PASSWORD), never from a file.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 587,
+    "SMTP_SECURITY": "starttls",
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_FROM": "",
 }
 
 
@@ -90,15 +108,28 @@ def load(environ=None, overrides=None):
             settings[name] = _coerce(name, value, config_file)
     for name, value in env.items():
         settings[name] = _coerce(name, value, "environment variable IDP_" + name)
+    _check_mail(settings, config_file, env)
     for name, value in overrides.items():
         if name in DEFAULTS:
             settings[name] = _coerce(name, value, "test settings")
     settings["INSTANCE_PATH"] = os.path.abspath(settings["INSTANCE_PATH"])
     settings["ISSUER"] = settings["ISSUER"].rstrip("/")
     _check_issuer(settings["ISSUER"])
+    _check_branding(settings)
     if not settings["DATABASE"]:
         settings["DATABASE"] = os.path.join(settings["INSTANCE_PATH"], "idp.sqlite3")
     return settings
+
+
+def _check_mail(settings, config_file, env):
+    """The SMTP_* settings make sense together; the password never sits in a file."""
+    if settings["SMTP_PASSWORD"] and "SMTP_PASSWORD" not in env:
+        raise SettingsError(f"{config_file}: SMTP_PASSWORD is read from the environment only (IDP_SMTP_PASSWORD)")
+    if settings["SMTP_SECURITY"] not in ("starttls", "tls", "none"):
+        raise SettingsError(f"SMTP_SECURITY must be starttls, tls or none, not {settings['SMTP_SECURITY']!r}")
+    if settings["SMTP_HOST"] and "@" not in settings["SMTP_FROM"]:
+        raise SettingsError("SMTP_FROM must be the address mail comes from (e.g. Latchkey <id@example.org>) "
+                            "when SMTP_HOST is set")
 
 
 def current():
@@ -120,6 +151,38 @@ def _check_issuer(issuer):
         raise SettingsError(f"ISSUER must be a URL such as https://id.example.org, not {issuer!r}")
     if parts.scheme != "https" and not is_local_http(issuer):
         raise SettingsError(f"ISSUER must use https (plain http only on 127.0.0.1, [::1] or localhost), not {issuer!r}")
+
+
+#: The image types LOGO may be (by file name ending), with their content types.
+LOGO_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+              ".webp": "image/webp", ".gif": "image/gif", ".ico": "image/x-icon"}
+
+
+def logo_problem(name):
+    """Why LOGO cannot be `name`, or None: a plain image file name, never a path (so no setting
+    can make Latchkey serve its signing key, its database or anything outside the instance folder)."""
+    if name != os.path.basename(name) or "\\" in name or name in (".", "..") or name.startswith(".") \
+            or any(ord(c) < 0x20 or c == "\x7f" for c in name):
+        return f"LOGO must be a plain file name inside the instance folder, such as logo.png, not {name!r}"
+    if os.path.splitext(name)[1].lower() not in LOGO_TYPES:
+        return f"LOGO must be an image ({', '.join(LOGO_TYPES)}), not {name!r}"
+    return None
+
+
+def _check_branding(settings):
+    """SITE_NAME, LOGO and ACCENT_COLOR, read once at start so a page never meets a bad one."""
+    name = settings["SITE_NAME"].strip()
+    if not name or len(name) > 80 or any(ord(c) < 0x20 or c == "\x7f" for c in name):
+        raise SettingsError(f"SITE_NAME must be a name of 1 to 80 characters on one line, not {settings['SITE_NAME']!r}")
+    settings["SITE_NAME"] = name
+    if settings["LOGO"] and (problem := logo_problem(settings["LOGO"])):
+        raise SettingsError(problem)
+    color = settings["ACCENT_COLOR"].strip()
+    if not re.fullmatch(r"#[0-9a-fA-F]{3}|#[0-9a-fA-F]{6}", color):
+        raise SettingsError(f"ACCENT_COLOR must be a colour written #rgb or #rrggbb, such as #2b6cb0, not {color!r}")
+    if len(color) == 4:
+        color = "#" + "".join(c * 2 for c in color[1:])
+    settings["ACCENT_COLOR"] = color.lower()
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")

@@ -8,7 +8,8 @@ The keys a password check counts under:
 - `device:<id>` when the browser holds a device cookie that this person received at an earlier
   sign-in (OWASP's "device cookies"): failures from elsewhere never hold up that browser;
 - `user:<username>` otherwise, so a person's unknown browsers slow down once someone guesses.
-An app's failed client authentications count under `client:<client_id>`."""
+An app's failed client authentications count under `client:<client_id>`. Requests for a recovery
+mail count under `mail-addr:<address>` and `mail-user:<what was typed>` and are never taken back."""
 
 import math
 import time
@@ -22,24 +23,35 @@ WINDOW = 3600
 #: CLIENT_MAX_DELAY (short: a real app whose secret is not yet known to a worker waits too).
 CLIENT_LIMIT = 5
 CLIENT_MAX_DELAY = 60
+#: "Forgot your password?": recovery mails per account, and requests per address, in an hour; past
+#: that, an hour's wait.
+MAIL_LIMITS = {"mail-addr:": 10, "mail-user:": 3}
+MAIL_WAIT = 3600
 
 
 def password_keys(username, address, device=None):
-    """The throttle keys of one password check (see the module's docstring)."""
-    keys = [f"addr:{address}"]
+    """The throttle keys of one password check (see the module's docstring). A known device counts
+    under its own key only: behind a proxy that hides addresses (or a family's one NAT address),
+    failures from others at that address must not hold up the person's own browser either."""
     if device:
-        keys.append(f"device:{device}")
-    elif username:
+        return [f"device:{device}"]
+    keys = [f"addr:{address}"]
+    if username:
         keys.append(f"user:{username.strip().lower()}")
     return keys
 
 
-def client_keys(client_id):
-    return [f"client:{client_id}"]
+def client_keys(client_id, address):
+    """Failed client authentications per app *and* address: an app's id is public, so a count per
+    app alone would let anyone keep the real app out."""
+    return [f"client:{client_id}:{address}"]
 
 
 def _limit(key):
     config = settings.current()
+    for prefix, limit in MAIL_LIMITS.items():
+        if key.startswith(prefix):
+            return limit, MAIL_WAIT
     if key.startswith("client:"):
         return CLIENT_LIMIT, CLIENT_MAX_DELAY
     if key.startswith("addr:"):
@@ -52,6 +64,8 @@ def _delay(failures, key):
     limit, most = _limit(key)
     if failures < limit:
         return 0
+    if key.startswith("mail-"):
+        return most
     return min(2 ** min(failures - limit, 20), most)
 
 
@@ -74,6 +88,12 @@ def begin_attempt(keys, now=None):
         if not wait:
             _count_failure(keys, now)
     return wait
+
+
+def count_failure(keys, now=None):
+    """Count one failure now (after a check failed), in its own transaction."""
+    with transaction():
+        _count_failure(keys, now or time.time())
 
 
 def _count_failure(keys, now):

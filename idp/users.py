@@ -22,7 +22,10 @@ class User:
         self.username = row["username"]
         self.password_hash = row["password_hash"]
         self.disabled = bool(row["disabled"])
+        self.invited = bool(row["invited"])  # has not followed their join link yet
         self.updated_at = row["updated_at"]
+        self.created_at = row["created_at"]
+        self.last_sign_in_at = row["last_sign_in_at"]
         for field in PROFILE_FIELDS:
             setattr(self, field, row[field])
         self.groups = groups
@@ -68,6 +71,18 @@ def username_problem(name):
     return f"the username {name!r} does not start with a letter or digit: {USERNAME_RULE}"
 
 
+# An address of the usual shape (RFC 5322's addr-spec is far wider; a household needs no quoted
+# local parts). Whether it receives mail is not checked.
+EMAIL_RE = re.compile(r"[^@\s\"<>(),;:\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+")
+
+
+def email_problem(email):
+    """None if `email` looks like an address (name@example.org); otherwise a message."""
+    if email and len(email) <= 254 and EMAIL_RE.fullmatch(email):
+        return None
+    return f"{email!r} is not an email address such as name@example.org"
+
+
 def _hasher():
     app = current_app
     if "latchkey_hasher" not in app.extensions:
@@ -76,9 +91,9 @@ def _hasher():
 
 
 def active(user):
-    """`user` if they may use Latchkey now; None when removed or disabled (their sessions and
-    tokens are then dead wherever they are presented)."""
-    return user if user is not None and not user.disabled else None
+    """`user` if they may use Latchkey now; None when removed, disabled or not yet joined (their
+    sessions and tokens are then dead wherever they are presented)."""
+    return user if user is not None and not user.disabled and not user.invited else None
 
 
 def get_user(username):
@@ -100,13 +115,15 @@ def list_users():
     return [get_user(r[0]) for r in get_db().execute("SELECT username FROM users ORDER BY username")]
 
 
-def add_user(username, password, email, groups=(), **profile):
+def add_user(username, password, email, groups=(), invited=False, **profile):
     """Create a user; raise UserError if the name breaks the profile or is taken, by a user or a
-    removed user, in any case (usernames are never reassigned)."""
-    problem = username_problem(username)
+    removed user, in any case (usernames are never reassigned). An invited user has no password
+    (`password` None) until they join."""
+    problem = username_problem(username) or email_problem(email)
     if problem:
         raise UserError(problem)
-    password_hash = _hasher().hash(password)  # before the write lock: argon2 takes a while
+    # Before the write lock: argon2 takes a while. "" is no password: no argon2 hash matches it.
+    password_hash = _hasher().hash(password) if password is not None else ""
     now = int(time.time())
     fields = {f: profile.get(f) for f in PROFILE_FIELDS if f != "email"}
     with transaction() as db:
@@ -122,9 +139,9 @@ def add_user(username, password, email, groups=(), **profile):
                             " theirs, so it (in any case) is never given to anyone else")
         db.execute(
             "INSERT INTO users (username, password_hash, email, name, given_name, family_name,"
-            " locale, picture, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " locale, picture, created_at, updated_at, invited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (username, password_hash, email, fields["name"], fields["given_name"],
-             fields["family_name"], fields["locale"], fields["picture"], now, now),
+             fields["family_name"], fields["locale"], fields["picture"], now, now, int(invited)),
         )
         db.executemany(
             "INSERT OR IGNORE INTO user_groups (username, group_name) VALUES (?, ?)",
@@ -139,16 +156,54 @@ def _require(username):
     return user
 
 
-def set_password(username, password, keep_session=None):
-    """Change a password; every session (but `keep_session`, a session id hash) and every token
-    of the user ends."""
+def set_password(username, password, keep_session=None, claim=None):
+    """Change a password (an invited person joins this way); every session (but `keep_session`, a
+    session id hash) and every token of the user ends. `claim`, when given, runs first in the same
+    transaction (a one-time link's claim) and the change happens only if it returns True."""
     _require(username)
+    password_hash = _hasher().hash(password)
     with transaction() as db:
+        if claim is not None and not claim():
+            return False
         db.execute(
-            "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?",
-            (_hasher().hash(password), int(time.time()), username),
+            "UPDATE users SET password_hash = ?, invited = 0, updated_at = ? WHERE username = ?",
+            (password_hash, int(time.time()), username),
         )
         end_everything(db, username, keep_session)
+    return True
+
+
+def edit_user(username, add_groups=(), remove_groups=(), **changes):
+    """Change profile fields (None: unchanged; "" clears an optional one) and groups; `updated_at`
+    moves on, so apps see the change in the next token or userinfo answer."""
+    _require(username)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise UserError(f"cannot change {', '.join(sorted(unknown))}")
+    if "email" in changes and (problem := email_problem(changes["email"])):
+        raise UserError(problem)
+    values = {k: (v if v != "" else None) for k, v in changes.items()}
+    with transaction() as db:
+        for field, value in values.items():  # field names come from PROFILE_FIELDS only
+            db.execute(f"UPDATE users SET {field} = ? WHERE username = ?", (value, username))
+        db.executemany("INSERT OR IGNORE INTO user_groups (username, group_name) VALUES (?, ?)",
+                       [(username, g) for g in add_groups])
+        db.executemany("DELETE FROM user_groups WHERE username = ? AND group_name = ?",
+                       [(username, g) for g in remove_groups])
+        db.execute("UPDATE users SET updated_at = ? WHERE username = ?", (int(time.time()), username))
+
+
+def list_groups():
+    """{group name: [member usernames]}, sorted."""
+    groups = {}
+    for row in get_db().execute("SELECT group_name, username FROM user_groups ORDER BY group_name, username"):
+        groups.setdefault(row[0], []).append(row[1])
+    return groups
+
+
+def record_sign_in(username, now=None):
+    get_db().execute("UPDATE users SET last_sign_in_at = ? WHERE username = ?", (int(now or time.time()), username))
 
 
 def set_disabled(username, disabled):
@@ -161,12 +216,14 @@ def set_disabled(username, disabled):
 
 
 def remove_user(username):
-    """Delete a user with their sessions, codes and tokens (ON DELETE CASCADE)."""
-    _require(username)
+    """Delete a user with their sessions, codes, tokens and links (ON DELETE CASCADE). The name is
+    retired, unless they never joined: then no app has seen it."""
+    user = _require(username)
     with transaction() as db:
         db.execute("DELETE FROM users WHERE username = ?", (username,))
-        db.execute("INSERT INTO removed_usernames (username, removed_at) VALUES (?, ?)",
-                   (username, int(time.time())))
+        if not user.invited:
+            db.execute("INSERT INTO removed_usernames (username, removed_at) VALUES (?, ?)",
+                       (username, int(time.time())))
 
 
 def end_everything(db, username, keep_session=None):
@@ -192,15 +249,20 @@ def _sign_in_user(username):
 
 
 def authenticate(username, password):
-    """The enabled user with this username (in any case) and password, or None. A wrong username
-    costs the same argon2 run as a wrong password, so timing does not tell which was wrong."""
+    """(user, None) for the enabled user with this username (in any case) and password; otherwise
+    (None, why) for the audit log: unknown_user, invited_user, wrong_password or disabled_user.
+    Every case costs one argon2 run, so timing does not tell them apart."""
     ph = _hasher()
     user = _sign_in_user(username)
+    ok = passwords.verify(ph, user.password_hash if user and user.password_hash else _dummy_hash(ph), password)
     if user is None:
-        passwords.verify(ph, _dummy_hash(ph), password)
-        return None
-    if not passwords.verify(ph, user.password_hash, password) or user.disabled:
-        return None
+        return None, "unknown_user"
+    if user.invited:
+        return None, "invited_user"
+    if not ok:
+        return None, "wrong_password"
+    if user.disabled:
+        return None, "disabled_user"
     try:
         needs_rehash = ph.check_needs_rehash(user.password_hash)
     except InvalidHashError:
@@ -210,7 +272,7 @@ def authenticate(username, password):
             "UPDATE users SET password_hash = ? WHERE username = ?", (ph.hash(password), user.username)
         )
         log.info("rehashed the password of %s with the current argon2 parameters", user.username)
-    return user
+    return user, None
 
 
 def check_password(user, password):

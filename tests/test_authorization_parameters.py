@@ -176,3 +176,13 @@ def test_the_fresh_sign_in_mark_is_used_once(client, alice):
     back = _sign_in_at(client, "/authorize?" + urlencode(query))
     assert "code" in redirect_params(client.get(back.location))
     assert client.get(back.location).location.startswith("/login?next=")  # the same request again
+
+
+def test_an_old_copy_of_the_cookie_cannot_bring_the_fresh_sign_in_mark_back(client, alice):
+    """The mark lives on the session's row: once used, a saved cookie does not revive it."""
+    query = auth_params(challenge=pkce_pair()[1], prompt="login")
+    back = _sign_in_at(client, "/authorize?" + urlencode(query))
+    saved = client.get_cookie("latchkey_session").value
+    assert "code" in redirect_params(client.get(back.location))
+    client.set_cookie("latchkey_session", saved)
+    assert client.get(back.location).location.startswith("/login?next=")

@@ -1,9 +1,10 @@
 """Client authentication at the token endpoint (RFC 6749 §2.3.1), each client only by its method."""
 
 import base64
+import json
 from urllib.parse import quote
 
-from helpers import HASHED_CLIENT_SECRET, WEB_SECRET
+from helpers import FAST_CLIENT_SECRET, HASHED_CLIENT_SECRET, WEB_SECRET
 
 
 def basic(client_id, secret):
@@ -153,5 +154,51 @@ def test_the_client_throttle_never_refuses_a_fast_hashed_secret(flow):
 def test_failed_client_authentication_is_in_the_audit_log(client, caplog):
     caplog.set_level("INFO", logger="idp.audit")
     client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x"}, headers=basic("fast", "nope"))
-    assert any('"event": "client_auth_failed"' in r.getMessage() and '"client": "fast"' in r.getMessage()
-               for r in caplog.records)
+    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "idp.audit"]
+    assert {"event": "client_auth_failed", "client": "fast", "tried": "client_secret_basic", "endpoint": "token",
+            "registered": "client_secret_basic"} in events
+    client.post("/token", data={"grant_type": "refresh_token", "refresh_token": "x", "client_id": "fast",
+                                "client_secret": FAST_CLIENT_SECRET})  # the right secret, the wrong method
+    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "idp.audit"]
+    assert {"event": "client_auth_failed", "client": "fast", "tried": "client_secret_post", "endpoint": "token",
+            "registered": "client_secret_basic"} in events
+
+
+def test_wrong_secrets_from_one_address_never_keep_the_real_app_out(client):
+    """The app's id is public: failures count per app and address, so an attacker elsewhere
+    cannot make the right secret fail (the worker has not seen it yet)."""
+    wrong = {"grant_type": "authorization_code", "code": "x", "client_id": "hashed", "client_secret": "wrong"}
+    for _ in range(20):
+        client.post("/token", data=wrong, environ_base={"REMOTE_ADDR": "203.0.113.66"})
+    good = {**wrong, "client_secret": HASHED_CLIENT_SECRET}
+    response = client.post("/token", data=good, environ_base={"REMOTE_ADDR": "198.51.100.10"})
+    assert response.json["error"] == "invalid_grant"  # authenticated; only the code is bogus
+
+
+def test_parallel_right_secrets_on_cold_workers_all_authenticate(tmp_path):
+    """Eight token requests with the right argon2-checked secret at once, on four fresh gunicorn
+    workers: none is refused by the throttle (failures are counted after the check)."""
+    import threading
+
+    import requests
+    from helpers import LiveServer
+
+    server = LiveServer(tmp_path, workers=4)
+    try:
+        barrier, errors = threading.Barrier(8), []
+
+        def ask():
+            barrier.wait()
+            response = requests.post(server.url + "/token", timeout=30, data={
+                "grant_type": "authorization_code", "code": "x", "client_id": "hashed",
+                "client_secret": HASHED_CLIENT_SECRET})
+            errors.append(response.json()["error"])
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == ["invalid_grant"] * 8
+    finally:
+        server.stop()

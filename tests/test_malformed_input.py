@@ -247,3 +247,16 @@ def test_repeated_headers_never_yield_a_server_error(flow, header):
                                     data={"grant_type": "refresh_token", "refresh_token": "x", "token": "x"}
                                     if method == "POST" else None)
         assert response.status_code < 500, (path, header, response.status_code)
+
+
+@pytest.mark.parametrize("crit", ["1", "null", "true", "1.5", "[1]", "[[]]", "[{}]", '"x"'])
+def test_an_id_token_hint_with_an_odd_crit_header_is_no_500(client, crit):
+    """joserfc raises TypeError on such headers, and Authlib's logout catches only JoseError."""
+    def b64(text):
+        return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+    client.application.testing = False
+    hint = b64('{"alg":"RS256","crit":' + crit + "}") + "." + b64("{}") + ".AAAA"
+    for method in (client.get, client.post):
+        response = method("/logout", query_string={"id_token_hint": hint, "post_logout_redirect_uri": "https://web.example/"})
+        assert response.status_code == 200 and "Location" not in response.headers

@@ -173,3 +173,14 @@ def test_the_device_cookie_is_host_prefixed_and_secure_over_https(settings, alic
                            data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)})
     device = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("__Host-latchkey_device=")]
     assert device and "Secure" in device[0] and "Path=/" in device[0] and "Domain" not in device[0]
+
+
+def test_failures_that_block_an_address_do_not_hold_up_a_known_browser_there(app, alice):
+    """Behind a proxy that hides addresses (PROXY_HOPS unset), everyone shares one address: 20
+    failures from others there must not keep alice's own browser out."""
+    hers = app.test_client()
+    assert attempt(hers, "alice", PASSWORD, address="10.0.0.1").status_code == 303
+    for i in range(25):
+        attempt(app.test_client(), f"someone{i}", "wrong", address="10.0.0.1")
+    assert attempt(app.test_client(), "alice", PASSWORD, address="10.0.0.1").status_code == 429  # unknown browser
+    assert attempt(hers, "alice", PASSWORD, address="10.0.0.1").status_code == 303

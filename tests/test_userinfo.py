@@ -62,6 +62,7 @@ def test_userinfo_refuses_a_token_in_the_query_string(flow):
     for method in (flow.client.get, flow.client.post):
         response = method("/userinfo", query_string={"access_token": tokens["access_token"]})
         assert response.status_code == 400 and response.json["error"] == "invalid_request"
+        assert response.headers["WWW-Authenticate"].startswith('Bearer realm="Latchkey", error="invalid_request"')
 
 
 @pytest.mark.parametrize("how", ["header and body", "body twice", "header and query"])
@@ -75,6 +76,7 @@ def test_userinfo_refuses_a_token_sent_two_ways_at_once(flow, how):
     else:
         response = flow.client.get("/userinfo", headers=bearer(token), query_string={"access_token": token})
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert "error=\"invalid_request\"" in response.headers["WWW-Authenticate"]  # RFC 6750 §3
 
 
 def test_a_token_in_a_json_or_get_body_is_not_read(flow):

@@ -9,7 +9,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, Invali
 from authlib.oidc.core.errors import LoginRequiredError
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from .. import sessions, settings
+from .. import audit, sessions, settings
 from ..errors import error_page
 from ..oauth import id_token_hint_claims
 
@@ -50,24 +50,33 @@ def _error(error):
     if error.redirect_uri:
         return _answer(_server().handle_error_response(None, error), error.redirect_uri)
     client_id = request.values.get("client_id")
+    site = settings.current()["SITE_NAME"]
     if isinstance(error, InvalidClientError):
         return error_page(
             "Unknown app",
-            f"The app that sent you here (\"{client_id or 'no name given'}\") is not on Latchkey's list of "
-            "apps, so you cannot sign in to it. Tell the person who runs Latchkey: the app must be "
+            f"The app that sent you here (\"{client_id or 'no name given'}\") is not on {site}'s list of "
+            f"apps, so you cannot sign in to it. Tell the person who runs {site}: the app must be "
             "added to clients.toml.", 400)
+    # A known app: its page (client_uri) is the way back; the redirect URI in the request is not.
+    client = current_app.extensions["latchkey_clients"].get(client_id)
     if "redirect" in (error.description or "").lower():
         return error_page(
             "This app asked to send you somewhere unexpected",
-            "The app wants you sent back to an address it has not registered with Latchkey, so "
-            "Latchkey stops here to keep you from landing on a fake site. Tell the person who runs "
-            "the app; its redirect URI in clients.toml must match exactly.", 400)
+            f"The app wants you sent back to an address it has not registered with {site}, so "
+            f"{site} stops here to keep you from landing on a fake site. Tell the person who runs "
+            "the app; its redirect URI in clients.toml must match exactly.", 400, client=client)
+    if error.error == "unsupported_response_type":
+        response_type = request.values.get("response_type")
+        asked = f"response_type={response_type}" if response_type else "no response_type"
+        problem = f"This app asked for something {site} does not do ({asked})."
+    elif error.description:
+        problem = f"The app's request has a mistake: {error.description}"
+    else:
+        problem = f"The app's request has a mistake ({error.error})."
     return error_page(
         "This sign-in request cannot be used",
-        f"{error.description or error.error} Go back to the app and start again; "
-        "if it keeps happening, tell the person who runs the app.",
-        400,
-    )
+        f"{problem} Go back to the app and start again; if it keeps happening, tell the person who runs the app.",
+        400, client=client)
 
 
 def _login_url(hint=None):
@@ -121,6 +130,8 @@ def authorize():
         # OIDC Core §3.1.2.1: never hand out tokens of a different person than the hint names.
         return deny(LoginRequiredError, "Another person is signed in than the id_token_hint names.")
     if not grant.client.may_sign_in(user.groups):
+        audit.event("access_denied_by_groups", user=user.username, client=grant.client.client_id,
+                    allowed_groups=grant.client.allowed_groups)
         denied = deny(AccessDeniedError, f"{user.username} is not in a group allowed to use {grant.client.client_name}.")
         if "none" in prompts:
             return denied

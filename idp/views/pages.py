@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from .. import audit, devices, sessions, throttle
+from .. import audit, devices, mail, sessions, settings, throttle
 from ..db import transaction
 from ..forms import ConfirmForm, LoginForm
-from ..users import authenticate
+from ..users import authenticate, record_sign_in
 
 bp = Blueprint("pages", __name__)
 
@@ -46,10 +46,12 @@ def login():
             # The password is not even checked while the wait lasts.
             audit.event("sign_in_throttled", username=username, address=address, wait=wait, known_device=bool(device))
             error, status = f"Too many failed sign-ins. Try again in {throttle.describe_wait(wait)}.", 429
-        elif (user := authenticate(username, form.password.data)) is not None:
-            with transaction():  # one commit for both
+        elif (user := authenticate(username, form.password.data))[0] is not None:
+            user = user[0]
+            with transaction():  # one commit for all three
                 throttle.record_success(keys)
                 sessions.sign_in(user)
+                record_sign_in(user.username)
             authorize_path = url_for("latchkey.authorize.authorize")
             if next_url and urlsplit(next_url).path == authorize_path:
                 sessions.mark_fresh_sign_in(urlsplit(next_url).query)
@@ -58,7 +60,8 @@ def login():
             response = redirect(next_url or url_for("latchkey.account.account"), 303)
             return devices.remember(response, user.username, device)
         else:
-            audit.event("sign_in_failed", username=username, address=address)
+            # The person sees one message whatever the reason; the audit log names it for the admin.
+            audit.event("sign_in_failed", reason=user[1], username=username, address=address)
             error = "Wrong username or password."
     elif form.csrf_failed():
         # The page was open longer than the session behind it: ask again, keeping the request.
@@ -70,7 +73,7 @@ def login():
     if login_hint and not form.username.data:
         form.username.data = login_hint
     return render_template("latchkey/login.html", form=form, error=error, next=next_url,
-                           client=_asking_client(next_url)), status
+                           client=_asking_client(next_url), can_mail=mail.configured(settings.current())), status
 
 
 def _hint_from(next_url):

@@ -14,7 +14,8 @@ from idp.passwords import new_client_secret
 from idp.settings import DEFAULTS
 
 RECIPES = sorted(Path(ROOT, "docs", "integrations").glob("*.md"))
-APPS = ["nextcloud", "grafana", "immich", "jellyfin", "home-assistant", "forgejo", "vaultwarden", "oauth2-proxy"]
+APPS = ["nextcloud", "grafana", "immich", "jellyfin", "home-assistant", "forgejo", "vaultwarden", "oauth2-proxy",
+        "matrix-synapse", "jupyterhub", "streamlit", "django", "authjs", "express-openid-connect"]
 
 
 def test_there_is_a_recipe_for_every_app():

@@ -158,6 +158,25 @@ def page(chromium):
     context.close()
 
 
+@pytest.fixture
+def new_page(chromium):
+    """Open pages in browser contexts of their own: new_page(color_scheme="dark", width=360,
+    height=780) is a phone in dark mode. Every context is closed after the test."""
+    contexts = []
+
+    def make(color_scheme="light", width=1280, height=800, **options):
+        context = chromium.new_context(color_scheme=color_scheme, viewport={"width": width, "height": height},
+                                       **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
 def screenshot(page, name):
     """Keep a picture of what the person sees (build/screenshots/NAME.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,97 @@
+"""The pages behind one-time links: joining by invitation (/join/<token>), recovering a forgotten
+password (/reset/<token>), and asking for a recovery link by mail (/forgot)."""
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from .. import audit, devices, links, mail, password_rules, sessions, settings, throttle
+from ..db import get_db, transaction
+from ..errors import form_expired
+from ..forms import ForgotForm, NewPasswordForm
+from ..users import active, get_user, record_sign_in, set_password
+
+bp = Blueprint("links", __name__)
+
+def _invalid(link, kind):
+    """The page for a link that cannot be used, saying what to do next."""
+    if link.state in ("used", "expired"):
+        audit.event(f"link_{link.state}", kind=kind, user=link.username)
+    status = 404 if link.state == "unknown" else 410
+    return render_template("latchkey/link_invalid.html", state=link.state, kind=kind,
+                           can_mail=kind == "reset" and mail.configured(settings.current())), status
+
+
+def _choose_password(kind, token):
+    """Show the form, or set the password the person chose and sign them in."""
+    link = links.find(kind, token)
+    user = get_user(link.username) if link.state == "ok" else None
+    if user is None or (kind == "reset" and active(user) is None) or (kind == "join" and not user.invited):
+        return _invalid(link if user is None or link.state != "ok" else links.Link(link.row, "used"), kind)
+    form = NewPasswordForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        error = password_rules.problem(form.new.data, user.username, user.email, settings.current()["SITE_NAME"])
+        if error is None:
+            # The claim and the new password in one transaction: two tabs, one winner.
+            if not set_password(user.username, form.new.data, claim=lambda: links.claim(link)):
+                return _invalid(links.Link(link.row, "used"), kind)
+            with transaction():
+                sessions.sign_in(user)
+                record_sign_in(user.username)
+            audit.event("joined" if kind == "join" else "password_reset", user=user.username,
+                        address=request.remote_addr, sessions_and_tokens_ended=kind == "reset")
+            return devices.remember(redirect(url_for("latchkey.account.account"), 303), user.username)
+        status = 400
+    elif form.csrf_failed():
+        return form_expired()
+    elif form.is_submitted():
+        error, status = next(iter(form.errors.values()))[0], 400
+    return render_template(f"latchkey/{kind}.html", form=form, user=user, error=error,
+                           expires_at=link.expires_at), status
+
+
+@bp.route("/join/<token>", methods=["GET", "POST"])
+def join(token):
+    return _choose_password("join", token)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token):
+    return _choose_password("reset", token)
+
+
+def _people_for(who):
+    """The active people `who` (a username, in any case, or an email address) names: at most a few."""
+    db = get_db()
+    rows = db.execute("SELECT username FROM users WHERE username = ? COLLATE NOCASE", (who,)).fetchall()
+    if not rows and "@" in who:
+        rows = db.execute("SELECT username FROM users WHERE email = ? COLLATE NOCASE LIMIT 5", (who,)).fetchall()
+    return [u for r in rows if (u := active(get_user(r[0]))) is not None]
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot():
+    """Mail a recovery link to the address on file. The answer is the same whether or not anyone
+    matched, and mail goes out from a background thread, so it takes as long either way."""
+    config = settings.current()
+    if not mail.configured(config):
+        abort(404)
+    form = ForgotForm()
+    if form.csrf_failed():
+        return form_expired()
+    if not form.validate_on_submit():
+        return render_template("latchkey/forgot.html", form=form, sent=False), 400 if form.is_submitted() else 200
+    who = form.who.data.strip()
+    address = request.remote_addr or "unknown"
+    keys = [f"mail-addr:{address}", f"mail-user:{who.lower()}"]
+    wait = throttle.begin_attempt(keys)
+    if wait:
+        audit.event("recovery_mail_throttled", address=address, wait=wait)
+        return render_template("latchkey/forgot.html", form=form, sent=False,
+                               error=f"Too many requests. Try again in {throttle.describe_wait(wait)}."), 429
+    for user in _people_for(who):
+        with transaction() as db:
+            url = links.create("reset", user.username, db=db)
+        mail.send_link_later(config, "reset", user, url, links.DEFAULT_TTL["reset"])
+    audit.event("recovery_requested", address=address)
+    return render_template("latchkey/forgot.html", form=form, sent=True)
+
