@@ -1,6 +1,8 @@
 """Browser-facing hardening: headers, cookies, no third-party resources, proxies."""
 
+import json
 import re
+import textwrap
 
 import pytest
 from helpers import PASSWORD, csrf_token, login
@@ -91,3 +93,150 @@ def test_a_session_cookie_planted_without_the_prefix_is_ignored_over_https(setti
     client.set_cookie("latchkey_session", "planted-by-a-sibling", domain="id.example.org")
     page = client.get("/login", base_url="https://id.example.org")
     assert page.status_code == 200 and "planted" not in page.text
+
+
+# --- The pages' look: SITE_NAME, LOGO, ACCENT_COLOR, app logos, error pages with a way on ---
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201ad2a7d5e0000000049454e44ae426082")
+
+
+def photos(logo_uri="https://cdn.photos.example:8443/logo.png", client_uri="https://photos.example/"):
+    """An app with a logo and a home page (RFC 7591 §2), as a clients.toml table."""
+    return textwrap.dedent(f"""
+        [[clients]]
+        client_id = "photos"
+        client_name = "Family Photos"
+        client_secret = "photos-secret-0123456789"
+        redirect_uris = ["https://photos.example/cb"]
+        logo_uri = {json.dumps(logo_uri)}
+        client_uri = {json.dumps(client_uri)}
+        """)
+
+
+def test_site_name_is_in_the_title_and_on_the_card(settings):
+    from idp import create_app
+
+    client = create_app({**settings, "SITE_NAME": "Hill Family"}).test_client()
+    for path, title in (("/login", "Sign in"), ("/nowhere", "Page not found"), ("/logout", "Sign out")):
+        html = client.get(path).text
+        assert f"<title>{title} · Hill Family</title>" in html, path
+        assert '<span class="brand-name">Hill Family</span>' in html and "Latchkey" not in html, path
+
+
+def test_the_logo_is_served_from_the_instance_folder_and_may_be_cached(settings, tmp_path):
+    from idp import create_app
+
+    (tmp_path / "instance").mkdir(mode=0o700)
+    (tmp_path / "instance" / "logo.png").write_bytes(PNG)
+    client = create_app({**settings, "LOGO": "logo.png"}).test_client()
+    src = re.search(r'<img class="brand-logo" src="([^"]+)"', client.get("/login").text).group(1)
+    assert src.startswith("/branding/logo")
+    with client.get(src) as response:
+        assert response.status_code == 200 and response.mimetype == "image/png" and response.data == PNG
+        assert "no-store" not in response.headers["Cache-Control"] and "max-age" in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("name", ["../x", "../logo.png", "/etc/logo.png", "sub/logo.png", "..\\logo.png",
+                                  ".logo.png", "signing_key.pem", "idp.sqlite3", "config.toml"])
+def test_the_logo_setting_is_a_plain_image_file_name(settings, name):
+    from idp import StartupError, create_app
+
+    with pytest.raises(StartupError, match="LOGO must be"):
+        create_app({**settings, "LOGO": name})
+
+
+def test_a_missing_logo_is_logged_and_not_shown(settings, caplog):
+    from idp import create_app
+
+    client = create_app({**settings, "LOGO": "logo.svg"}).test_client()
+    caplog.set_level("WARNING")
+    assert "brand-logo" not in client.get("/login").text
+    assert "LOGO 'logo.svg' is not a file" in caplog.text
+    assert client.get("/branding/logo").status_code == 404
+
+
+def test_without_a_logo_the_route_serves_nothing(client):
+    assert client.get("/branding/logo").status_code == 404
+
+
+@pytest.mark.parametrize("color, accent", [("#7b3fa0", "#7b3fa0"), ("#27A", "#2277aa")])
+def test_the_accent_colour_is_served_as_a_stylesheet(settings, color, accent):
+    from idp import create_app
+
+    client = create_app({**settings, "ACCENT_COLOR": color}).test_client()
+    href = re.search(r'<link rel="stylesheet" href="(/branding/theme\.css[^"]*)"', client.get("/login").text).group(1)
+    with client.get(href) as response:
+        assert response.status_code == 200 and response.mimetype == "text/css"
+        assert f"--accent: {accent};" in response.text and "--on-accent: #ffffff;" in response.text
+        assert "no-store" not in response.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize("color", ["blue", "#12345", "#ggg", "2b6cb0", "rgb(1, 2, 3)", "#2b6cb0; } body { x", ""])
+def test_a_bad_accent_colour_stops_the_start(settings, color):
+    from idp import StartupError, create_app
+
+    with pytest.raises(StartupError, match=r"ACCENT_COLOR must be a colour written #rgb or #rrggbb"):
+        create_app({**settings, "ACCENT_COLOR": color})
+
+
+def test_an_app_logo_is_shown_and_only_its_page_allows_its_origin(settings, clients_file):
+    from idp import create_app
+
+    clients_file.write_text(clients_file.read_text() + photos())
+    client = create_app(settings).test_client()
+    page = client.get("/login", query_string={"next": "/authorize?client_id=photos&response_type=code"})
+    assert '<img class="app-logo" src="https://cdn.photos.example:8443/logo.png"' in page.text
+    directives = dict(d.strip().split(" ", 1) for d in page.headers["Content-Security-Policy"].split(";"))
+    assert directives["img-src"] == "'self' https://cdn.photos.example:8443"
+    assert directives["default-src"] == "'self'" and directives["frame-ancestors"] == "'none'"
+    assert "img-src" not in client.get("/login").headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("uri", ["http://photos.example/logo.png", "javascript:alert(1)", "https://photos.example/a b",
+                                 "https://photos.example;img-src *", "https://user@photos.example/", "//photos.example/x",
+                                 'https://photos.example/"x', "https://photos.example\\@evil.example/"])
+def test_app_logo_and_home_page_must_be_https_addresses(settings, clients_file, uri):
+    from idp import StartupError, create_app
+
+    original = clients_file.read_text()
+    for key in ("logo_uri", "client_uri"):
+        clients_file.write_text(original + photos(**{key: uri}))
+        with pytest.raises(StartupError, match=f"{key} must be an https URL"):
+            create_app(settings)
+
+
+def test_an_error_about_a_known_app_leads_back_to_its_page(settings, clients_file):
+    from idp import create_app
+
+    clients_file.write_text(clients_file.read_text() + photos())
+    client = create_app(settings).test_client()
+    page = client.get("/authorize", query_string={"client_id": "photos", "response_type": "code",
+                                                  "redirect_uri": "https://evil.example/cb"})
+    assert page.status_code == 400 and '<a class="button" href="https://photos.example/">Back to Family Photos</a>' in page.text
+    assert "https://evil.example" not in page.text
+
+
+def test_an_unsupported_response_type_is_said_in_words(flow):
+    page = flow.client.get("/authorize?client_id=web")
+    assert page.status_code == 400 and "unsupported_response_type" not in page.text
+    assert "This app asked for something Latchkey does not do (no response_type)." in page.text
+
+
+@pytest.mark.parametrize("method, path, title", [("GET", "/nowhere", "Page not found"),
+                                                 ("PUT", "/account", "This page cannot be used that way")])
+def test_404_and_405_pages_say_it_plainly_and_offer_a_way_on(client, method, path, title):
+    page = client.open(path, method=method)
+    assert f"<h1>{title}</h1>" in page.text
+    for werkzeug_text in ("Not Found", "requested URL", "Method Not Allowed", "not allowed for the requested URL"):
+        assert werkzeug_text not in page.text
+    assert '<a href="/login">Sign in to Latchkey</a>' in page.text
+
+
+def test_an_error_page_for_someone_signed_in_leads_to_the_account(flow):
+    assert '<a href="/account">Go to your account</a>' in flow.client.get("/nowhere").text
+
+
+def test_flask_logins_default_message_never_appears(client):
+    page = client.get("/account", follow_redirects=True)
+    assert "Please log in" not in page.text and "Sign in to see your account." in page.text
