@@ -259,7 +259,7 @@ def free_port():
 class LiveServer:
     """Latchkey under gunicorn in a subprocess, on a free loopback port, with its own instance."""
 
-    def __init__(self, tmp_path, clients_text=CLIENTS, workers=4, app="app:app", chdir=ROOT, prefix=""):
+    def __init__(self, tmp_path, clients_text=CLIENTS, workers=4, app="app:app", chdir=ROOT, prefix="", settings=None):
         import os
         import subprocess
         import sys
@@ -270,7 +270,7 @@ class LiveServer:
         clients.write_text(clients_text)
         self.env = {**os.environ, "IDP_ISSUER": self.url, "IDP_INSTANCE_PATH": str(tmp_path / "live-instance"),
                     "IDP_CLIENTS_FILE": str(clients),
-                    **{f"IDP_{k}": str(v) for k, v in FAST_ARGON2.items()}}
+                    **{f"IDP_{k}": str(v) for k, v in {**FAST_ARGON2, **(settings or {})}.items()}}
         self.log = open(tmp_path / "server.log", "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",

@@ -75,3 +75,8 @@ def test_guessing_the_current_password_on_the_account_page_is_throttled(flow, ap
     blocked = change(flow.client, PASSWORD, "a brand new password")
     assert blocked.status_code == 429 and "Too many wrong passwords. Try again in 1 second." in blocked.text
     assert login(app.test_client(), "alice", PASSWORD).status_code == 303  # her other browsers are not held up
+
+
+def test_a_new_password_on_the_account_page_follows_the_same_rules(flow):
+    response = change(flow.client, PASSWORD, "password1")
+    assert response.status_code == 400 and "most common" in response.text

@@ -56,7 +56,7 @@ class Inbox:
         return self.messages
 
     def link_in(self, message):
-        return re.search(r"http://localhost(/reset/\S+|/join/\S+)", message.get_payload(decode=True).decode()).group(1)
+        return re.search(r"https?://[^/\s]+(/reset/\S+|/join/\S+)", message.get_payload(decode=True).decode()).group(1)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
-from .. import audit, devices, sessions, throttle, tokens
+from .. import audit, devices, password_rules, sessions, settings, throttle, tokens
 from ..db import secret_hash
 from ..errors import form_expired
 from ..forms import ConfirmForm, PasswordForm, RevokeForm
@@ -50,6 +50,9 @@ def change_password():
         form.current.errors.append("That is not your current password.")
         return _page(form, 400)
     throttle.record_success(keys)
+    if problem := password_rules.problem(form.new.data, username, signed_in.user.email, settings.current()["SITE_NAME"]):
+        form.new.errors.append(problem)
+        return _page(form, 400)
     set_password(signed_in.user.username, form.new.data, keep_session=secret_hash(signed_in.sid))
     audit.event("password_changed", user=signed_in.user.username)
     flash("Your password was changed. Your other sessions and every app's tokens have ended.")

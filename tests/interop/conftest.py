@@ -1,3 +1,3 @@
 """Fixtures of the interop suite (they live in world.py, so test modules can import its helpers)."""
 
-from world import chromium, page, world  # noqa: F401
+from world import chromium, new_page, page, world  # noqa: F401
