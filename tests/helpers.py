@@ -172,6 +172,15 @@ def login(client, username="alice", password=PASSWORD, next_url=None):
     return client.post("/login", data=data)
 
 
+def sign_in_over_https(settings, username="alice", password=PASSWORD):
+    """A Latchkey whose issuer is https, and a browser that signed in there: (client, response)."""
+    client = create_app({**settings, "ISSUER": "https://id.example.org"}).test_client()
+    page = client.get("/login", base_url="https://id.example.org")
+    response = client.post("/login", base_url="https://id.example.org",
+                           data={"username": username, "password": password, "csrf_token": csrf_token(page.text)})
+    return client, response
+
+
 def pkce_pair():
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()

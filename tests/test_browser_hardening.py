@@ -73,12 +73,9 @@ def test_the_stylesheet_may_be_cached(client):
 
 def test_with_an_https_issuer_the_session_cookie_is_host_prefixed(settings, alice):
     """A sibling app on the same parent domain cannot plant a __Host- cookie (RFC 6265bis §4.1.3.2)."""
-    from idp import create_app
+    from helpers import sign_in_over_https
 
-    client = create_app({**settings, "ISSUER": "https://id.example.org"}).test_client()
-    page = client.get("/login", base_url="https://id.example.org")
-    response = client.post("/login", base_url="https://id.example.org",
-                           data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+    client, response = sign_in_over_https(settings)
     session = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("__Host-latchkey_session=")]
     assert session, response.headers.getlist("Set-Cookie")
     assert "Secure" in session[0] and "Path=/" in session[0] and "Domain" not in session[0]

@@ -40,13 +40,9 @@ def test_successful_login_is_a_303_and_sets_a_safe_cookie(client, alice):
 
 
 def test_cookie_is_secure_and_login_works_over_https_without_referer(settings, alice):
-    from idp import create_app
+    from helpers import sign_in_over_https
 
-    app = create_app({**settings, "ISSUER": "https://id.example.org"})
-    client = app.test_client()
-    page = client.get("/login", base_url="https://id.example.org")
-    response = client.post("/login", base_url="https://id.example.org",
-                           data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+    _, response = sign_in_over_https(settings)
     assert response.status_code == 303 and "Secure" in response.headers["Set-Cookie"]
 
 

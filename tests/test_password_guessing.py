@@ -164,13 +164,9 @@ def test_a_device_cookie_is_for_its_own_person_and_cannot_be_forged(app, alice):
 
 
 def test_the_device_cookie_is_host_prefixed_and_secure_over_https(settings, alice):
-    from idp import create_app
+    from helpers import sign_in_over_https
 
-    app = create_app({**settings, "ISSUER": "https://id.example.org"})
-    client = app.test_client()
-    page = client.get("/login", base_url="https://id.example.org")
-    response = client.post("/login", base_url="https://id.example.org",
-                           data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_token(page.text)})
+    _, response = sign_in_over_https(settings)
     device = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("__Host-latchkey_device=")]
     assert device and "Secure" in device[0] and "Path=/" in device[0] and "Domain" not in device[0]
 

@@ -103,20 +103,6 @@ def test_error_page_expired_login(page, world):
     landed_with_code(page, world)
 
 
-def test_error_page_csrf_failure(page, world):
-    page.goto(world.idp.url + "/login")
-    sign_in(page)
-    page.wait_for_url(world.idp.url + "/account")
-    page.evaluate("document.querySelector('form[action=\"/account/password\"] input[name=csrf_token]').value = 'forged'")
-    page.get_by_label("Current password").fill(PASSWORD)
-    page.get_by_label("New password", exact=True).fill("another password 1")
-    page.get_by_label("New password again").fill("another password 1")
-    page.get_by_role("button", name="Change password").click()
-    assert page.inner_text("h1") == "This form has expired"
-    assert "reload the page and try again" in page.inner_text("main")
-    screenshot(page, "error-csrf")
-
-
 def test_error_page_throttled(page, world):
     page.goto(world.idp.url + "/login")
     for _ in range(5):

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from helpers import PASSWORD, LiveServer, pkce_pair
-from world import AppHost, new_page, screenshot, sign_in  # noqa: F401 - new_page is a fixture
+from world import AppHost, screenshot, sign_in
 
 DEVICES = {"desktop": (1280, 800), "phone": (360, 780)}
 
