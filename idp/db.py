@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 #: SQL files, each moving the schema one version up; PRAGMA user_version records how far a
 #: database is. Add a file here to change the schema of existing installations.
-MIGRATIONS = ["schema.sql", "schema_2.sql", "schema_3.sql"]
+MIGRATIONS = ["schema.sql", "schema_2.sql", "schema_3.sql", "schema_4.sql"]
 
 #: How long a writer waits for another worker's lock before giving up (ms).
 BUSY_TIMEOUT_MS = 5000

@@ -165,10 +165,12 @@ class IdTokenMixin:
         return {"alg": "RS256", "kid": current_app.extensions["latchkey_key"].kid}
 
     def get_client_claims(self, client):
+        now = int(time.time())  # one clock reading for both: exp - iat is exactly the lifetime
         return {
             "iss": settings.current()["ISSUER"],
             "aud": client.client_id,
-            "exp": int(time.time()) + client.id_token_ttl,
+            "iat": now,
+            "exp": now + client.id_token_ttl,
         }
 
     def generate_user_info(self, user, scope):
@@ -191,6 +193,7 @@ class IdTokenForRefresh(IdTokenMixin, OpenIDToken):
         claims = super().get_compatible_claims(request)
         # OIDC Core §12.2: a refreshed ID token keeps the original auth_time, and no nonce.
         claims["auth_time"] = request.refresh_token.auth_time
+        claims["amr"] = request.refresh_token.amr  # RFC 8176: still the original sign-in's methods
         return claims
 
 
@@ -201,7 +204,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return secrets.token_urlsafe(32)  # 256 bits, like the tokens
 
     def save_authorization_code(self, code, request):
-        tokens.save_code(code, request, auth_time=request.user.auth_time)
+        tokens.save_code(code, request, auth_time=request.user.auth_time, amr=request.user.amr)
 
     def query_authorization_code(self, code, client):
         return tokens.find_code(code, client.client_id)
@@ -311,6 +314,8 @@ class Introspection(IntrospectionEndpoint):
             "sub": token.username,
             "exp": token.get_expires_at(),
             "iat": token.row["issued_at"],
+            "auth_time": token.auth_time,
+            "amr": token.amr,
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
             "iss": settings.current()["ISSUER"],
         }

@@ -23,8 +23,10 @@ FRESH_SIGN_IN_TTL = 300
 class SignedIn(flask_login.UserMixin):
     """The person behind the current browser session."""
 
-    def __init__(self, sid, user, auth_time):
+    def __init__(self, sid, user, auth_time, amr=("pwd",)):
         self.sid = sid
+        # RFC 8176: how this session's sign-in was made; codes and tokens of the session carry it.
+        self.amr = user.amr = list(amr)
         self.fresh_request = None  # see mark_fresh_sign_in
         self.user = user
         self.auth_time = user.auth_time = auth_time
@@ -36,7 +38,7 @@ class SignedIn(flask_login.UserMixin):
 @login_manager.user_loader
 def _load(sid):
     row = get_db().execute(
-        "SELECT username, auth_time, fresh_request FROM sessions WHERE id_hash = ? AND expires_at > ?",
+        "SELECT username, auth_time, fresh_request, amr FROM sessions WHERE id_hash = ? AND expires_at > ?",
         (secret_hash(sid), int(time.time())),
     ).fetchone()
     if row is None:
@@ -44,23 +46,24 @@ def _load(sid):
     user = active(get_user(row["username"]))
     if user is None:
         return None
-    signed_in = SignedIn(sid, user, row["auth_time"])
+    signed_in = SignedIn(sid, user, row["auth_time"], row["amr"].split())
     signed_in.fresh_request = row["fresh_request"]
     return signed_in
 
 
-def sign_in(user):
-    """Start a new session for `user`; the old cookie's contents are dropped (new session id)."""
+def sign_in(user, amr=("pwd",)):
+    """Start a new session for `user`, signed in by the methods `amr` (RFC 8176); the old cookie's
+    contents are dropped (new session id)."""
     end()
     session.clear()
     now = int(time.time())
     sid = secrets.token_urlsafe(32)
     get_db().execute(
-        "INSERT INTO sessions (id_hash, username, auth_time, expires_at) VALUES (?, ?, ?, ?)",
-        (secret_hash(sid), user.username, now, now + settings.current()["SESSION_TTL"]),
+        "INSERT INTO sessions (id_hash, username, auth_time, expires_at, amr) VALUES (?, ?, ?, ?, ?)",
+        (secret_hash(sid), user.username, now, now + settings.current()["SESSION_TTL"], " ".join(amr)),
     )
     session.permanent = True
-    flask_login.login_user(SignedIn(sid, user, now))
+    flask_login.login_user(SignedIn(sid, user, now, amr))
 
 
 def end():

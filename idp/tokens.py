@@ -44,22 +44,23 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return None
 
     def get_amr(self):
-        return None
+        # RFC 8176 / OIDC Core §2: how the sign-in behind this code was made.
+        return self.row["amr"].split()
 
 
-def save_code(code, request, auth_time, now=None):
+def save_code(code, request, auth_time, amr, now=None):
     """Store a new authorization code (hash only), bound to client, redirect URI and PKCE challenge."""
     now = int(now or time.time())
     data = request.payload.data
     get_db().execute(
         "INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,"
-        " nonce, code_challenge, code_challenge_method, auth_time, grant_id, expires_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " nonce, code_challenge, code_challenge_method, auth_time, grant_id, expires_at, amr)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             secret_hash(code), request.client.client_id, request.user.username,
             request.payload.redirect_uri, request.scope, data.get("nonce"),
             data.get("code_challenge"), data.get("code_challenge_method"),
-            auth_time, new_grant_id(), now + settings.current()["AUTH_CODE_TTL"],
+            auth_time, new_grant_id(), now + settings.current()["AUTH_CODE_TTL"], " ".join(amr),
         ),
     )
 
@@ -104,6 +105,7 @@ class Token(TokenMixin):
         self.scope = row["grant_scope"] if as_refresh else row["scope"]
         self.grant_scope = row["grant_scope"]
         self.auth_time = row["auth_time"]
+        self.amr = row["amr"].split()
 
     def check_client(self, client):
         return self.client_id == client.client_id
@@ -142,21 +144,23 @@ def save_token(token, request, now=None):
     if request.authorization_code:
         code = request.authorization_code
         grant_id, auth_time, grant_scope = code.row["grant_id"], code.get_auth_time(), code.get_scope()
+        amr = code.get_amr()
         parent_id = None
     else:
         parent = request.refresh_token
         grant_id, auth_time, grant_scope = parent.grant_id, parent.auth_time, parent.grant_scope
+        amr = parent.amr
         parent_id = parent.id
     refresh = token.get("refresh_token")
     get_db().execute(
         "INSERT INTO tokens (grant_id, parent_id, client_id, username, scope, grant_scope, access_hash,"
-        " access_expires_at, refresh_hash, refresh_expires_at, issued_at, auth_time)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " access_expires_at, refresh_hash, refresh_expires_at, issued_at, auth_time, amr)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             grant_id, parent_id, request.client.client_id, request.user.username, token["scope"],
             grant_scope, secret_hash(token["access_token"]), now + token["expires_in"],
             secret_hash(refresh) if refresh else None,
-            now + request.client.refresh_token_ttl if refresh else None, now, auth_time,
+            now + request.client.refresh_token_ttl if refresh else None, now, auth_time, " ".join(amr),
         ),
     )
     audit.event(

@@ -63,3 +63,14 @@ def test_default_locale_fills_in_for_users_without_one(client, app):
 
 def test_no_id_token_without_openid_scope(flow):
     assert "id_token" not in flow.tokens(scope="profile offline_access")
+
+
+def test_id_tokens_say_how_the_person_signed_in(flow):
+    """RFC 8176 amr: a password sign-in is ["pwd"], and a refreshed ID token keeps it."""
+    import jwt as pyjwt
+
+    tokens = flow.tokens(scope="openid offline_access")
+    assert pyjwt.decode(tokens["id_token"], options={"verify_signature": False})["amr"] == ["pwd"]
+    refreshed = flow.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}).json
+    claims = pyjwt.decode(refreshed["id_token"], options={"verify_signature": False})
+    assert claims["amr"] == ["pwd"]

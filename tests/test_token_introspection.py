@@ -69,3 +69,14 @@ def test_the_caller_must_authenticate(flow):
 def test_introspection_answers_are_not_cached(flow):
     response = introspect(flow, "x")
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_introspection_shows_auth_time_and_amr(flow):
+    import base64
+
+    from helpers import WEB_SECRET
+
+    tokens = flow.tokens(scope="openid")
+    basic = {"Authorization": "Basic " + base64.b64encode(f"web:{WEB_SECRET}".encode()).decode()}
+    data = flow.client.post("/introspect", data={"token": tokens["access_token"]}, headers=basic).json
+    assert data["active"] and data["amr"] == ["pwd"] and isinstance(data["auth_time"], int)

@@ -33,7 +33,7 @@ def metadata(issuer):
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": CLAIMS_SUPPORTED + ["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"],
+        "claims_supported": CLAIMS_SUPPORTED + ["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
