@@ -7,7 +7,7 @@ import smtplib
 import ssl
 import threading
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 
 from flask import current_app
 
@@ -51,7 +51,7 @@ def send(config, to, subject, body):
             if config["SMTP_USER"]:
                 server.login(config["SMTP_USER"], config["SMTP_PASSWORD"])
             server.send_message(_message(config, to, subject, body))
-    except (OSError, smtplib.SMTPException) as e:
+    except (OSError, smtplib.SMTPException, ValueError) as e:  # ValueError: a header email refuses
         raise MailError(f"could not send mail through {config['SMTP_HOST']}:{config['SMTP_PORT']}: {e}") from None
 
 
@@ -78,21 +78,21 @@ def send_link(config, kind, user, url, expires_in):
     audit.event("link_mailed", kind=kind, user=user.username)
 
 
-def send_link_later(config, kind, user, url, expires_in):
-    """Mail a link from a background thread, so a page's answer takes as long whether or not there
-    was anyone to mail (the "Forgot your password?" page must not tell who has an account)."""
+def in_background(work):
+    """Run `work()` after the answer, in a thread of its own with the app's context: a page whose
+    answer must take as long whether or not there is anyone to mail ("Forgot your password?")
+    does only the same work in every case itself."""
     app = current_app._get_current_object()
 
-    def work():
+    def run():
         with app.app_context():
             try:
-                send_link(config, kind, user, url, expires_in)
+                work()
             except MailError as e:
                 log.error("%s", e)
-                audit.event("link_mail_failed", kind=kind, user=user.username)
+                audit.event("link_mail_failed")
+            except Exception:  # a background thread has nobody else to tell
+                log.exception("sending mail failed")
 
-    threading.Thread(target=work, daemon=True).start()
+    threading.Thread(target=run, daemon=True).start()
 
-
-def address(name, email):
-    return formataddr((name, email)) if name else email

@@ -127,6 +127,10 @@ def _check_mail(settings, config_file, env):
         raise SettingsError(f"{config_file}: SMTP_PASSWORD is read from the environment only (IDP_SMTP_PASSWORD)")
     if settings["SMTP_SECURITY"] not in ("starttls", "tls", "none"):
         raise SettingsError(f"SMTP_SECURITY must be starttls, tls or none, not {settings['SMTP_SECURITY']!r}")
+    if (settings["SMTP_SECURITY"] == "none" and settings["SMTP_USER"]
+            and settings["SMTP_HOST"] not in ("127.0.0.1", "::1", "localhost")):
+        raise SettingsError("SMTP_SECURITY = none would send SMTP_PASSWORD unencrypted to "
+                            f"{settings['SMTP_HOST']}: use starttls or tls (none only for a server on this machine)")
     if settings["SMTP_HOST"] and "@" not in settings["SMTP_FROM"]:
         raise SettingsError("SMTP_FROM must be the address mail comes from (e.g. Latchkey <id@example.org>) "
                             "when SMTP_HOST is set")
@@ -172,7 +176,8 @@ def logo_problem(name):
 def _check_branding(settings):
     """SITE_NAME, LOGO and ACCENT_COLOR, read once at start so a page never meets a bad one."""
     name = settings["SITE_NAME"].strip()
-    if not name or len(name) > 80 or any(ord(c) < 0x20 or c == "\x7f" for c in name):
+    # One line for every reader: mail headers also break at U+0085, U+2028 and U+2029.
+    if not name or len(name) > 80 or not name.isprintable() or len(name.splitlines()) != 1:
         raise SettingsError(f"SITE_NAME must be a name of 1 to 80 characters on one line, not {settings['SITE_NAME']!r}")
     settings["SITE_NAME"] = name
     if settings["LOGO"] and (problem := logo_problem(settings["LOGO"])):

@@ -9,7 +9,7 @@ The keys a password check counts under:
   sign-in (OWASP's "device cookies"): failures from elsewhere never hold up that browser;
 - `user:<username>` otherwise, so a person's unknown browsers slow down once someone guesses.
 An app's failed client authentications count under `client:<client_id>`. Requests for a recovery
-mail count under `mail-addr:<address>` and `mail-user:<what was typed>` and are never taken back."""
+mail count under `mail-addr:<address>` and `mail-user:<username>` and are never taken back."""
 
 import math
 import time

@@ -7,7 +7,7 @@ import time
 from argon2.exceptions import InvalidHashError
 from flask import current_app
 
-from . import passwords
+from . import links, passwords
 from .db import get_db, transaction
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ def set_password(username, password, keep_session=None, claim=None):
             (password_hash, int(time.time()), username),
         )
         end_everything(db, username, keep_session)
+        links.void(username)  # a new password, however set, makes every older link void
     return True
 
 
@@ -192,6 +193,8 @@ def edit_user(username, add_groups=(), remove_groups=(), **changes):
         db.executemany("DELETE FROM user_groups WHERE username = ? AND group_name = ?",
                        [(username, g) for g in remove_groups])
         db.execute("UPDATE users SET updated_at = ? WHERE username = ?", (int(time.time()), username))
+        if "email" in values:
+            links.void(username)  # a link mailed to a mistyped address must not stay usable
 
 
 def list_groups():
@@ -213,6 +216,7 @@ def set_disabled(username, disabled):
         db.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username))
         if disabled:
             end_everything(db, username)
+            links.void(username)
 
 
 def remove_user(username):

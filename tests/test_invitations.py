@@ -159,3 +159,17 @@ def test_a_join_link_can_be_opened_while_someone_else_is_signed_in(app, flow):
     assert "Dora Explorer" in flow.client.get("/account").text
     params = auth_params(challenge=pkce_pair()[1], scope="openid")
     assert "code" in redirect_params(flow.client.get("/authorize", query_string=params))
+
+
+def test_correcting_the_email_voids_the_link_mailed_to_the_old_one(app, client):
+    path = invite(app)
+    assert run(app, "user", "edit", "dora", "--email", "dora@example.com").exit_code == 0
+    assert client.get(path).status_code == 410
+
+
+def test_a_disabled_invited_person_cannot_join(app, client):
+    path = invite(app)
+    assert run(app, "user", "disable", "dora").exit_code == 0
+    assert client.get(path).status_code == 410
+    assert run(app, "user", "enable", "dora").exit_code == 0
+    assert client.get(path).status_code == 410  # the link died with the disabling

@@ -24,7 +24,7 @@ def _choose_password(kind, token):
     """Show the form, or set the password the person chose and sign them in."""
     link = links.find(kind, token)
     user = get_user(link.username) if link.state == "ok" else None
-    if user is None or (kind == "reset" and active(user) is None) or (kind == "join" and not user.invited):
+    if user is None or user.disabled or (kind == "reset" and active(user) is None) or (kind == "join" and not user.invited):
         return _invalid(link if user is None or link.state != "ok" else links.Link(link.row, "used"), kind)
     form = NewPasswordForm()
     error, status = None, 200
@@ -68,10 +68,23 @@ def _people_for(who):
     return [u for r in rows if (u := active(get_user(r[0]))) is not None]
 
 
+def _mail_recovery_links(config, who):
+    """For each active person `who` names: a new recovery link, mailed (at most MAIL_LIMITS a
+    person an hour, however they were named)."""
+    for user in _people_for(who):
+        if throttle.begin_attempt([f"mail-user:{user.username}"]):
+            audit.event("recovery_mail_throttled", user=user.username)
+            continue
+        with transaction() as db:
+            url = links.create("reset", user.username, db=db)
+        mail.send_link(config, "reset", user, url, links.DEFAULT_TTL["reset"])
+
+
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot():
     """Mail a recovery link to the address on file. The answer is the same whether or not anyone
-    matched, and mail goes out from a background thread, so it takes as long either way."""
+    matched, and the look-up, the link and the mail all happen after it, in the background, so
+    it takes as long either way."""
     config = settings.current()
     if not mail.configured(config):
         abort(404)
@@ -82,16 +95,12 @@ def forgot():
         return render_template("latchkey/forgot.html", form=form, sent=False), 400 if form.is_submitted() else 200
     who = form.who.data.strip()
     address = request.remote_addr or "unknown"
-    keys = [f"mail-addr:{address}", f"mail-user:{who.lower()}"]
-    wait = throttle.begin_attempt(keys)
+    wait = throttle.begin_attempt([f"mail-addr:{address}"])
     if wait:
         audit.event("recovery_mail_throttled", address=address, wait=wait)
         return render_template("latchkey/forgot.html", form=form, sent=False,
                                error=f"Too many requests. Try again in {throttle.describe_wait(wait)}."), 429
-    for user in _people_for(who):
-        with transaction() as db:
-            url = links.create("reset", user.username, db=db)
-        mail.send_link_later(config, "reset", user, url, links.DEFAULT_TTL["reset"])
+    mail.in_background(lambda: _mail_recovery_links(config, who))
     audit.event("recovery_requested", address=address)
     return render_template("latchkey/forgot.html", form=form, sent=True)
 
