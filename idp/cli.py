@@ -15,6 +15,7 @@ from . import FOR_ADMIN_COMMAND, audit, links, mail, password_rules, settings, t
 from .clients import ClientsFileError, parse
 from .db import get_db, transaction
 from .passwords import new_client_secret
+from .signin import recovery_codes, steps, totp
 from .users import (UserError, add_user, edit_user, get_user, list_groups, list_users, remove_user,
                     set_disabled, set_password)
 
@@ -222,6 +223,8 @@ def user_show(username):
     rows.append(("apps holding tokens", ", ".join(f"{a['client_id']} (last {_when(a['last_issued'])})" for a in apps) or "-"))
     pending = [f"{kind} until {_when(link['expires_at'])}" for kind in links.KINDS for link in links.pending(kind, username)]
     rows.append(("pending links", ", ".join(pending) or "-"))
+    rows.append(("second step", f"authenticator app, {recovery_codes.left(username)} recovery codes left"
+                 if totp.enrolled(username) else "none"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key.ljust(width)}  {value}")
@@ -269,6 +272,24 @@ def user_remove(username, yes):
     remove_user(username)
     audit.event("user_removed", user=username)
     click.echo(f"removed {username}")
+
+
+mfa_cli = click.Group("mfa", help="Second sign-in steps (authenticator apps, recovery codes).")
+user_cli.add_command(mfa_cli)
+
+
+@mfa_cli.command("reset")
+@click.argument("username")
+@with_latchkey
+def user_mfa_reset(username):
+    """Clear USERNAME's authenticator app and recovery codes (a lost phone); their sessions end."""
+    if get_user(username) is None:
+        raise click.ClickException(f"no user called {username!r}")
+    with transaction() as db:
+        steps.remove_second_factors(db, username)
+    audit.event("mfa_reset_by_admin", user=username)
+    click.echo(f"cleared the second sign-in step of {username}; their sessions have ended. At their next sign-in "
+               "the password is enough, until they set up an app again")
 
 
 @group_cli.command("list")

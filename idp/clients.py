@@ -41,6 +41,7 @@ KEYS = {
     "allowed_groups": list,
     "id_token_claims": bool,
     "application_type": str,
+    "require_mfa": bool,
     # RFC 7591 §2: the app's logo (shown on Latchkey's pages) and home page (where its error pages lead back to).
     "logo_uri": str,
     "client_uri": str,
@@ -88,6 +89,8 @@ class Client(ClientMixin):
         self.allowed_groups = list(data.get("allowed_groups", []))
         self.id_token_claims = data.get("id_token_claims", True)
         self.application_type = data.get("application_type", "web")
+        # A code from this app needs a session with a second factor (signin/steps.py).
+        self.require_mfa = data.get("require_mfa", False)
         self.logo_uri = data.get("logo_uri")  # RFC 7591 §2, shown on the pages that name the app
         self.client_uri = data.get("client_uri")  # RFC 7591 §2, the way back from an error page
         self.access_token_ttl = data.get("access_token_ttl", defaults["ACCESS_TOKEN_TTL"])

@@ -46,3 +46,22 @@ class NewPasswordForm(Form):
 
 class ForgotForm(Form):
     who = StringField("Username or email", validators=[InputRequired(), Length(max=254)])
+
+
+class CodeForm(Form):
+    """A code from an authenticator app (6 digits) or a recovery code (xxxxx-xxxxx)."""
+
+    code = StringField("Code", validators=[InputRequired(), Length(max=40)])
+
+
+class AuthenticatorForm(Form):
+    """Confirming a new authenticator app with its first code."""
+
+    code = StringField("Code from the app", validators=[InputRequired(), Length(max=40)])
+
+
+class TurnOffForm(Form):
+    """Turning the second step off needs the password and a code."""
+
+    password = PasswordField("Your password", validators=[InputRequired(), Length(max=1000)])
+    code = StringField("A code from the app, or a recovery code", validators=[InputRequired(), Length(max=40)])

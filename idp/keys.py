@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 KID = "1"
 SIGNING_KEY_FILE = "signing_key.pem"
 SESSION_SECRET_FILE = "session_secret"
+DATA_KEY_FILE = "data_key"
 
 
 def _create_private(path, data):
@@ -73,6 +74,13 @@ def load_session_secret(instance_path):
         lambda: secrets.token_hex(32).encode("ascii"),
         "session secret",
     ).decode("ascii").strip()
+
+
+def load_data_key(instance_path):
+    """A 256-bit key that encrypts the secrets Latchkey must be able to read back (the seeds of
+    authenticator apps), so the database alone does not give them away."""
+    return _load_or_create(os.path.join(instance_path, DATA_KEY_FILE), lambda: secrets.token_bytes(32),
+                           "data encryption key")
 
 
 def public_jwks(key):

@@ -44,6 +44,9 @@ DEFAULTS = {
     # Buttons, links and focus rings: "#rgb" or "#rrggbb".
     "ACCENT_COLOR": "#2b6cb0",
     # --- end of branding ---
+    # Every sign-in to every app needs a second step (an authenticator-app code); per app, set
+    # require_mfa = true in clients.toml instead.
+    "REQUIRE_MFA": False,
     # Mail, optional (mail.py): with SMTP_HOST set, invitation and recovery links can be mailed and
     # the login page offers "Forgot your password?". SMTP_SECURITY: starttls, tls or none.
     # SMTP_PASSWORD is read from the environment only (IDP_SMTP_PASSWORD), never from a file.
@@ -63,6 +66,12 @@ class SettingsError(Exception):
 def _coerce(name, value, source):
     """Convert a value to the type of the setting's default, or explain why not."""
     kind = type(DEFAULTS[name])
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.strip().lower() in ("true", "1", "yes")
+        raise SettingsError(f"{source}: {name} must be true or false, not {value!r}")
     if kind is int:
         if isinstance(value, bool):
             raise SettingsError(f"{source}: {name} must be a whole number, not {value!r}")

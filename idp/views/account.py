@@ -1,11 +1,21 @@
 """The account page: profile, password change, the apps that hold tokens, sign out everywhere."""
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
+
 from .. import audit, devices, password_rules, sessions, settings, throttle, tokens
 from ..db import secret_hash
 from ..errors import form_expired
 from ..forms import ConfirmForm, PasswordForm, RevokeForm
+from ..signin import totp
 from ..users import check_password, set_password
 
 bp = Blueprint("account", __name__)
@@ -20,6 +30,7 @@ def _page(password_form=None, status=200):
         for row in tokens.apps_holding_tokens(signed_in.user.username)
     ]
     return render_template("latchkey/account.html", user=signed_in.user, apps=apps,
+                           has_authenticator=totp.enrolled(signed_in.user.username),
                            password_form=password_form or PasswordForm(), revoke_form=RevokeForm(),
                            everywhere_form=ConfirmForm()), status
 

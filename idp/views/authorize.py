@@ -6,12 +6,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidClientError, InvalidRequestError
-from authlib.oidc.core.errors import LoginRequiredError
+from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredError
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import audit, sessions, settings
 from ..errors import error_page
 from ..oauth import id_token_hint_claims
+from ..signin import steps
 
 bp = Blueprint("authorize", __name__)
 
@@ -129,6 +130,12 @@ def authorize():
     if hinted and hinted["sub"] != user.username:
         # OIDC Core §3.1.2.1: never hand out tokens of a different person than the hint names.
         return deny(LoginRequiredError, "Another person is signed in than the id_token_hint names.")
+    if not steps.strong_enough(signed_in, grant.client):
+        # The app wants a second factor this session has not shown (require_mfa, REQUIRE_MFA).
+        if "none" in prompts:
+            return deny(InteractionRequiredError, "This app needs a second sign-in step.")
+        back = url_for("latchkey.authorize.authorize") + "?" + urlencode(list(request.values.items(multi=True)))
+        return redirect(steps.step_up_url(signed_in, back))
     if not grant.client.may_sign_in(user.groups):
         audit.event("access_denied_by_groups", user=user.username, client=grant.client.client_id,
                     allowed_groups=grant.client.allowed_groups)

@@ -1,13 +1,14 @@
 """The pages behind one-time links: joining by invitation (/join/<token>), recovering a forgotten
 password (/reset/<token>), and asking for a recovery link by mail (/forgot)."""
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request
 
-from .. import audit, devices, links, mail, password_rules, sessions, settings, throttle
+from .. import audit, links, mail, password_rules, settings, throttle
 from ..db import get_db, transaction
 from ..errors import form_expired
 from ..forms import ForgotForm, NewPasswordForm
-from ..users import active, get_user, record_sign_in, set_password
+from ..signin import steps
+from ..users import active, get_user, set_password
 
 bp = Blueprint("links", __name__)
 
@@ -34,12 +35,11 @@ def _choose_password(kind, token):
             # The claim and the new password in one transaction: two tabs, one winner.
             if not set_password(user.username, form.new.data, claim=lambda: links.claim(link)):
                 return _invalid(links.Link(link.row, "used"), kind)
-            with transaction():
-                sessions.sign_in(user)
-                record_sign_in(user.username)
             audit.event("joined" if kind == "join" else "password_reset", user=user.username,
                         address=request.remote_addr, sessions_and_tokens_ended=kind == "reset")
-            return devices.remember(redirect(url_for("latchkey.account.account"), 303), user.username)
+            # A new password is the first step only: a person with an authenticator app still
+            # types its code before a session starts (a mailbox alone must not be enough).
+            return steps.first_step_done(user, "pwd", None, None)
         status = 400
     elif form.csrf_failed():
         return form_expired()

@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from .. import audit, devices, mail, sessions, settings, throttle
 from ..db import transaction
 from ..forms import ConfirmForm, LoginForm
-from ..users import authenticate, record_sign_in
+from ..signin import steps
+from ..users import authenticate
 
 bp = Blueprint("pages", __name__)
 
@@ -47,18 +48,11 @@ def login():
             audit.event("sign_in_throttled", username=username, address=address, wait=wait, known_device=bool(device))
             error, status = f"Too many failed sign-ins. Try again in {throttle.describe_wait(wait)}.", 429
         elif (user := authenticate(username, form.password.data))[0] is not None:
-            user = user[0]
-            with transaction():  # one commit for all three
+            with transaction():
                 throttle.record_success(keys)
-                sessions.sign_in(user)
-                record_sign_in(user.username)
-            authorize_path = url_for("latchkey.authorize.authorize")
-            if next_url and urlsplit(next_url).path == authorize_path:
-                sessions.mark_fresh_sign_in(urlsplit(next_url).query)
-            audit.event("sign_in", user=user.username, address=address)
-            # 303: the browser follows with a GET and never re-posts the password.
-            response = redirect(next_url or url_for("latchkey.account.account"), 303)
-            return devices.remember(response, user.username, device)
+            # The next step (a code, when the person set one up) or the session (303 either way:
+            # the browser follows with a GET and never re-posts the password).
+            return steps.first_step_done(user[0], "pwd", next_url, device)
         else:
             # The person sees one message whatever the reason; the audit log names it for the admin.
             audit.event("sign_in_failed", reason=user[1], username=username, address=address)

@@ -1,0 +1,83 @@
+"""Setting up an authenticator app from the account page (/account/authenticator): a QR code and
+the seed as text, confirmed with one code; then ten recovery codes, shown once. Turning it off
+needs the password and a code."""
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import login_required
+
+from .. import audit, devices, sessions, throttle
+from ..db import secret_hash, transaction
+from ..errors import form_expired
+from ..forms import AuthenticatorForm, TurnOffForm
+from ..signin import recovery_codes, steps, totp
+from ..users import check_password
+from .pages import _safe_next
+
+bp = Blueprint("authenticator", __name__)
+
+#: The seed being set up lives in the (signed) session until its first code confirms it.
+NEW_SEED = "latchkey_new_totp_seed"
+
+
+@bp.route("/account/authenticator", methods=["GET", "POST"])
+@login_required
+def authenticator():
+    signed_in = sessions.current()
+    username = signed_in.user.username
+    next_url = _safe_next(request.values.get("next"))
+    if totp.enrolled(username):
+        return render_template("latchkey/authenticator.html", enrolled=True, off_form=TurnOffForm(),
+                               codes_left=recovery_codes.left(username), next=next_url)
+    seed = session.get(NEW_SEED) or totp.new_seed()
+    session[NEW_SEED] = seed
+    form = AuthenticatorForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        step = totp.check_new(seed, form.code.data)
+        if step is not None:
+            with transaction() as db:
+                totp.save(db, username, seed, step)
+                codes = recovery_codes.replace_all(db, username)
+            session.pop(NEW_SEED, None)
+            audit.event("mfa_enabled", user=username, method="totp")
+            steps.step_up(signed_in, ["otp"])  # the code just typed proves the phone is at hand
+            return render_template("latchkey/authenticator.html", enrolled=True, codes=codes, next=next_url)
+        error, status = "That code does not match. Type the code the app shows now.", 400
+    elif form.csrf_failed():
+        return form_expired()
+    uri, qr_svg = totp.provisioning(seed, username)
+    return render_template("latchkey/authenticator.html", enrolled=False, form=form, error=error, qr_svg=qr_svg,
+                           seed=totp.encoded(seed), uri=uri, next=next_url), status
+
+
+@bp.route("/account/authenticator/off", methods=["POST"])
+@login_required
+def turn_off():
+    """Needs the password and a code; other sessions end (a factor was removed)."""
+    signed_in = sessions.current()
+    username = signed_in.user.username
+    form = TurnOffForm()
+    if form.csrf_failed():
+        return form_expired()
+    error = None
+    keys = throttle.password_keys(username, request.remote_addr or "unknown", devices.known_device(username))
+    if not form.validate_on_submit():
+        error = "Type your password and a code."
+    elif wait := throttle.begin_attempt(keys):
+        error = f"Too many wrong tries. Try again in {throttle.describe_wait(wait)}."
+    elif not check_password(signed_in.user, form.password.data):
+        error = "That is not your password."
+    else:
+        with transaction() as db:
+            ok = totp.verify(username, form.code.data) or recovery_codes.use(username, form.code.data)
+            if ok:
+                throttle.record_success(keys)
+                steps.remove_second_factors(db, username, keep_session=secret_hash(signed_in.sid))
+        if ok:
+            audit.event("mfa_disabled", user=username, other_sessions_ended=True)
+            flash("The authenticator app is off. Your other sessions have ended.")
+            return redirect(url_for("latchkey.account.account"), 303)
+        error = "That code is not right."
+    return render_template("latchkey/authenticator.html", enrolled=True, off_form=form, off_error=error,
+                           codes_left=recovery_codes.left(username)), 400
+
