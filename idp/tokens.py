@@ -10,6 +10,7 @@ from flask import current_app
 
 from . import audit, settings
 from .db import get_db, secret_hash
+from .signin.steps import acr
 from .users import get_user
 
 
@@ -41,7 +42,7 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return self.row["auth_time"]
 
     def get_acr(self):
-        return None
+        return acr(self.get_amr())
 
     def get_amr(self):
         # RFC 8176 / OIDC Core §2: how the sign-in behind this code was made.

@@ -217,3 +217,17 @@ def test_require_mfa_must_be_true_or_false(settings):
 
     with pytest.raises(StartupError, match="REQUIRE_MFA must be true or false"):
         create_app({**settings, "REQUIRE_MFA": "sometimes"})
+
+
+def test_acr_values_asking_for_mfa_are_honoured(app, flow, enrolled):
+    """OIDC Core §3.1.2.1: acr_values=mfa steps up a password-only session; the ID token's acr says
+    which was reached; discovery lists the values."""
+    totp, _ = enrolled
+    connect(app.config["DATABASE"]).execute("UPDATE sessions SET amr = 'pwd'")
+    plain = pyjwt.decode(flow.tokens(scope="openid")["id_token"], options={"verify_signature": False})
+    assert plain["acr"] == "pwd"
+    params = auth_params(challenge=pkce_pair()[1], acr_values="mfa")
+    assert flow.client.get("/authorize", query_string=params).location.startswith("/login/code?next=")
+    none = flow.client.get("/authorize", query_string={**params, "prompt": "none"})
+    assert redirect_params(none)["error"] == "interaction_required"
+    assert flow.client.get("/.well-known/openid-configuration").json["acr_values_supported"] == ["pwd", "mfa"]

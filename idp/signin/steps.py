@@ -65,10 +65,22 @@ def remove_second_factors(db, username, keep_session=None):
     db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
 
 
-def strong_enough(signed_in, client):
+#: OIDC Core §2 `acr` values Latchkey speaks (discovery lists them): a sign-in with a password (or
+#: more) is "pwd"; one with a second factor, or a passkey with user verification, is "mfa".
+ACR_VALUES = ("pwd", "mfa")
+
+
+def acr(amr):
+    """The `acr` of a sign-in made with the methods `amr`."""
+    return "mfa" if "mfa" in amr else "pwd"
+
+
+def strong_enough(signed_in, client, acr_values=None):
     """True when this session may get a code for `client`: a second factor is needed when the app
-    sets require_mfa or the REQUIRE_MFA setting is on."""
-    required = getattr(client, "require_mfa", False) or settings.current()["REQUIRE_MFA"]
+    sets require_mfa, the REQUIRE_MFA setting is on, or the request's acr_values ask for "mfa"
+    (OIDC Core §3.1.2.1: Latchkey honours acr_values rather than treating them as a hint)."""
+    required = (getattr(client, "require_mfa", False) or settings.current()["REQUIRE_MFA"]
+                or "mfa" in (acr_values or "").split())
     return not required or "mfa" in signed_in.amr
 
 

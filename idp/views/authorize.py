@@ -130,7 +130,7 @@ def authorize():
     if hinted and hinted["sub"] != user.username:
         # OIDC Core §3.1.2.1: never hand out tokens of a different person than the hint names.
         return deny(LoginRequiredError, "Another person is signed in than the id_token_hint names.")
-    if not steps.strong_enough(signed_in, grant.client):
+    if not steps.strong_enough(signed_in, grant.client, request.values.get("acr_values")):
         # The app wants a second factor this session has not shown (require_mfa, REQUIRE_MFA).
         if "none" in prompts:
             return deny(InteractionRequiredError, "This app needs a second sign-in step.")

@@ -8,6 +8,7 @@ from .. import settings
 from ..claims import CLAIMS_SUPPORTED
 from ..clients import AUTH_METHODS, GRANT_TYPES, SUPPORTED_SCOPES
 from ..keys import public_jwks
+from ..signin.steps import ACR_VALUES
 
 bp = Blueprint("wellknown", __name__)
 
@@ -33,7 +34,8 @@ def metadata(issuer):
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": CLAIMS_SUPPORTED + ["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr"],
+        "claims_supported": CLAIMS_SUPPORTED + ["iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "amr", "acr"],
+        "acr_values_supported": list(ACR_VALUES),
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
