@@ -41,6 +41,23 @@ def _prepare_instance(path):
     log.info("created instance folder %s", path)
 
 
+def _check_data_key(config):
+    """Seeds of authenticator apps are sealed with instance/data_key: a database that holds some
+    without that key (restored alone, or the key lost) must not start with a new key, which would
+    lock every such person out with a wrong-code message."""
+    if os.path.exists(os.path.join(config["INSTANCE_PATH"], keys.DATA_KEY_FILE)):
+        return
+    conn = db.connect(config["DATABASE"])
+    try:
+        sealed = conn.execute("SELECT COUNT(*) FROM authenticators WHERE kind = 'totp'").fetchone()[0]
+    finally:
+        conn.close()
+    if sealed:
+        raise StartupError(f"{config['INSTANCE_PATH']}/{keys.DATA_KEY_FILE} is missing, but {sealed} authenticator "
+                           "app(s) are set up in the database: restore the file from the same backup as the "
+                           "database, or run `flask user mfa reset USERNAME` for each person")
+
+
 def load_settings(overrides=None):
     """Defaults < instance/config.toml < IDP_* environment < `overrides`."""
     try:
@@ -69,6 +86,7 @@ class Latchkey:
             raise StartupError(f"cannot open the database {config['DATABASE']}: {e}") from None
         if applied:
             log.info("database %s at schema version %d", config["DATABASE"], applied[-1])
+        _check_data_key(config)
         try:
             app.extensions["latchkey_key"] = keys.load_signing_key(config["INSTANCE_PATH"])
             if not app.secret_key:

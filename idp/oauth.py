@@ -21,6 +21,7 @@ from joserfc.errors import JoseError
 from . import audit, bearer, client_auth, sessions, settings, tokens
 from .claims import user_info
 from .db import transaction
+from .signin.steps import acr
 from .users import active, get_user
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -194,6 +195,7 @@ class IdTokenForRefresh(IdTokenMixin, OpenIDToken):
         # OIDC Core §12.2: a refreshed ID token keeps the original auth_time, and no nonce.
         claims["auth_time"] = request.refresh_token.auth_time
         claims["amr"] = request.refresh_token.amr  # RFC 8176: still the original sign-in's methods
+        claims["acr"] = acr(request.refresh_token.amr)
         return claims
 
 

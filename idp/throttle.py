@@ -41,6 +41,13 @@ def password_keys(username, address, device=None):
     return keys
 
 
+def code_keys(username, device=None):
+    """The throttle keys of a second-step code: like passwords, a browser this person signed in
+    with before counts alone, so someone who knows the password cannot lock the owner out of the
+    code step from elsewhere."""
+    return [f"otp-device:{device}"] if device else [f"otp:{username.lower()}"]
+
+
 def client_keys(client_id, address):
     """Failed client authentications per app *and* address: an app's id is public, so a count per
     app alone would let anyone keep the real app out."""

@@ -22,7 +22,8 @@ def enroll(client):
     seed = re.search(r'<code id="seed">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
     assert "<svg" in page.text  # the QR code, drawn on the server
     totp = pyotp.TOTP(seed)
-    done = client.post("/account/authenticator", data={"code": totp.now(), "csrf_token": csrf_token(page.text)})
+    done = client.post("/account/authenticator", data={"code": totp.now(), "password": PASSWORD,
+                                                       "csrf_token": csrf_token(page.text)})
     assert done.status_code == 200 and "Your recovery codes" in done.text
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", done.text)
     assert len(codes) == 10
@@ -231,3 +232,69 @@ def test_acr_values_asking_for_mfa_are_honoured(app, flow, enrolled):
     none = flow.client.get("/authorize", query_string={**params, "prompt": "none"})
     assert redirect_params(none)["error"] == "interaction_required"
     assert flow.client.get("/.well-known/openid-configuration").json["acr_values_supported"] == ["pwd", "mfa"]
+
+
+def test_setting_it_up_needs_the_password_and_ends_other_sessions(app, flow):
+    """A browser left signed in is not enough to add a factor; whoever adds one is alone after."""
+    other = app.test_client()
+    login(other)
+    page = flow.client.get("/account/authenticator")
+    seed = re.search(r'<code id="seed">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
+    refused = flow.client.post("/account/authenticator", data={"code": pyotp.TOTP(seed).now(), "password": "wrong",
+                                                                "csrf_token": csrf_token(page.text)})
+    assert refused.status_code == 400 and "not your password" in refused.text
+    enroll(flow.client)
+    assert other.get("/account").status_code == 302
+
+
+def test_the_seed_being_set_up_is_not_readable_in_the_cookie(flow):
+    import base64
+    import zlib
+
+    page = flow.client.get("/account/authenticator")
+    seed = re.search(r'<code id="seed">([A-Z2-7 ]+)</code>', page.text).group(1).replace(" ", "")
+    payload = flow.client.get_cookie("latchkey_session").value.split(".")
+    raw = payload[1] if payload[0] == "" else payload[0]
+    data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    text = zlib.decompress(data).decode() if payload[0] == "" else data.decode()
+    assert seed not in text and "latchkey_new_totp_seed" in text
+
+
+def test_wrong_codes_elsewhere_do_not_lock_the_owner_out_of_the_code_step(app, flow, enrolled):
+    totp, _ = enrolled
+    attacker = app.test_client()
+    for _ in range(8):
+        login(attacker)
+        code_step(attacker, "000000")
+    login(flow.client)  # her own browser, known from her sign-ins
+    assert code_step(flow.client, next_code(totp)).status_code == 303
+
+
+def test_turning_it_off_leaves_this_session_without_mfa(settings, clients_file):
+    app = _vault(settings, clients_file)
+    from helpers import add_user
+
+    add_user(app, "alice")
+    client = app.test_client()
+    login(client)
+    _, codes = enroll(client)
+    page = client.get("/account/authenticator")
+    client.post("/account/authenticator/off", data={"password": PASSWORD, "code": codes[0], "csrf_token": csrf_token(page.text)})
+    params = auth_params("vault", "https://vault.example/cb", scope="openid", challenge=pkce_pair()[1])
+    assert client.get("/authorize", query_string=params).location.startswith("/account/authenticator?next=")
+
+
+def test_a_refreshed_id_token_keeps_acr(flow):
+    tokens = flow.tokens(scope="openid offline_access")
+    refreshed = flow.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}).json
+    assert pyjwt.decode(refreshed["id_token"], options={"verify_signature": False})["acr"] == "pwd"
+
+
+def test_a_missing_data_key_with_enrolled_apps_stops_the_start(app, settings, enrolled):
+    import os
+
+    from idp import StartupError
+
+    os.remove(os.path.join(settings["INSTANCE_PATH"], "data_key"))
+    with pytest.raises(StartupError, match="data_key is missing, but 1 authenticator app"):
+        create_app(settings)

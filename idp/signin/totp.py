@@ -1,16 +1,21 @@
 """Authenticator-app codes (TOTP, RFC 6238, with pyotp): the seed, encrypted at rest; enrolment with
 a QR code made on this server (segno, SVG); and checking a code, each accepted once."""
 
+import base64
+import logging
 import os
 import time
 
 import pyotp
 import segno
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
 from .. import keys, settings
 from ..db import get_db
+
+log = logging.getLogger(__name__)
 
 #: RFC 6238 §5.2: one step either side of now, for clocks a little apart and slow typing.
 WINDOW = 1
@@ -31,6 +36,19 @@ def _seal(username, seed):
 
 def _open(username, sealed):
     return _cipher().decrypt(sealed[:12], sealed[12:], b"totp:" + username.encode("utf-8")).decode("ascii")
+
+
+def seal_for_session(username, seed):
+    """A seed being set up, sealed for the (signed, not encrypted) session cookie."""
+    return base64.urlsafe_b64encode(_seal(username, seed)).decode("ascii")
+
+
+def open_from_session(username, sealed):
+    """The seed sealed by `seal_for_session`, or None when it is not this person's or not ours."""
+    try:
+        return _open(username, base64.urlsafe_b64decode(sealed.encode("ascii")))
+    except (InvalidTag, ValueError, TypeError, AttributeError):
+        return None
 
 
 def new_seed():
@@ -82,7 +100,12 @@ def verify(username, code):
                            (username,)).fetchone()
     if row is None:
         return False
-    step = _matching_step(_open(username, row["secret"]), code)
+    try:
+        seed = _open(username, row["secret"])
+    except InvalidTag:  # instance/data_key is not the key the seed was sealed with
+        log.error("cannot read the authenticator app of %s: instance/data_key does not match the database", username)
+        return False
+    step = _matching_step(seed, code)
     if step is None:
         return False
     cur = get_db().execute(

@@ -3,7 +3,7 @@ password, or to step up a signed-in session that an app finds too weak."""
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import audit, sessions, throttle
+from .. import audit, devices, sessions, throttle
 from ..db import transaction
 from ..errors import form_expired
 from ..forms import CodeForm
@@ -39,7 +39,7 @@ def code():
     form = CodeForm()
     error, status = None, 200
     if form.validate_on_submit():
-        keys = [f"otp:{user.username}"]
+        keys = throttle.code_keys(user.username, waiting["device"] if waiting else devices.known_device(user.username))
         if wait := throttle.begin_attempt(keys):
             audit.event("second_step_throttled", user=user.username, wait=wait)
             error, status = f"Too many wrong codes. Try again in {throttle.describe_wait(wait)}.", 429

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt as pyjwt
 import pyotp
 import requests
-from helpers import pkce_pair
+from helpers import PASSWORD, pkce_pair
 from world import screenshot, sign_in
 
 SHOTS = (("desktop", 1280, 800, "light"), ("phone", 360, 780, "dark"), ("desktop", 1280, 800, "dark"),
@@ -30,6 +30,7 @@ def test_set_up_an_authenticator_app_and_sign_in_with_a_code(page, new_page, wor
         screenshot(shot, f"authenticator-setup-{device}-{scheme}")
     totp = pyotp.TOTP(seed)
     page.get_by_label("Code from the app").fill(totp.now())
+    page.get_by_label("Your password").fill(PASSWORD)
     page.get_by_role("button", name="Turn on").click()
     codes = page.locator(".recovery-codes code").all_inner_texts()
     assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", c) for c in codes)
