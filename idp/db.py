@@ -173,6 +173,7 @@ def _purges(now):
         # Used and expired links are kept a week, so "this link was already used" can be told apart.
         ("links", "expires_at < ?", (now - 7 * 24 * 3600,)),
         ("login_failures", "last_failure_at < ? AND blocked_until < ?", (now - 3600, now)),
+        ("passkey_challenges_used", "expires_at < ?", (now,)),
         # A token row goes when its access token and its refresh token are both dead, and no
         # refresh token of its grant lives on (rotated rows are kept for reuse detection).
         ("tokens", "access_expires_at < ?"

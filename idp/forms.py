@@ -37,6 +37,12 @@ class RevokeForm(Form):
     client_id = HiddenField(validators=[InputRequired()])
 
 
+class EndSessionForm(Form):
+    """Ending one of the person's sessions on the account page, named by its handle."""
+
+    handle = HiddenField(validators=[InputRequired(), Length(max=64)])
+
+
 class NewPasswordForm(Form):
     """Choosing a password on a join or recovery link (the rules: password_rules.py)."""
 
@@ -55,8 +61,9 @@ class CodeForm(Form):
 
 
 class AuthenticatorForm(Form):
-    """Confirming a new authenticator app with its first code."""
+    """Confirming a new authenticator app with the password and the app's first code."""
 
+    password = PasswordField("Your password", validators=[InputRequired(), Length(max=1000)])
     code = StringField("Code from the app", validators=[InputRequired(), Length(max=40)])
 
 
@@ -65,3 +72,22 @@ class TurnOffForm(Form):
 
     password = PasswordField("Your password", validators=[InputRequired(), Length(max=1000)])
     code = StringField("A code from the app, or a recovery code", validators=[InputRequired(), Length(max=40)])
+
+
+class PasskeyForm(Form):
+    """A passkey made or used in the browser (passkeys.js puts the credential, as JSON, in
+    `credential`); `name` when adding one, `next` where to go on."""
+
+    credential = HiddenField(validators=[Length(max=20000)])
+    name = StringField("Name", validators=[Length(max=200)])
+    next = HiddenField(validators=[Length(max=4000)])
+
+
+class RenamePasskeyForm(Form):
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+
+
+class RemovePasswordForm(Form):
+    """Signing in with passkeys only: the current password confirms it."""
+
+    password = PasswordField("Your password", validators=[InputRequired(), Length(max=1000)])

@@ -1,30 +1,40 @@
 """Browser sessions at the IdP: a random id in the signed cookie, its hash and expiry in SQLite,
-so a session can be ended from the server (sign-out, disable, password change)."""
+so a session can be ended from the server (sign-out, disable, password change, the account page's
+list of sessions)."""
 
 import hashlib
+import logging
 import secrets
+import sqlite3
 import time
 from urllib.parse import parse_qsl, urlencode
 
 import flask_login
-from flask import session
+from flask import request, session
 from flask.sessions import SessionInterface
 
-from . import settings
+from . import browsers, settings
 from .db import get_db, secret_hash
 from .users import active, get_user
+
+log = logging.getLogger(__name__)
 
 login_manager = flask_login.LoginManager()
 
 #: How long that mark holds (s): the browser goes straight on to the request after signing in.
 FRESH_SIGN_IN_TTL = 300
+#: A session's last_seen_at moves on at most this often (s), so a busy browser costs no write per request.
+LAST_SEEN_EVERY = 300
+#: The longest address kept (an IPv6 address with a zone fits).
+ADDRESS_MAX = 64
 
 
 class SignedIn(flask_login.UserMixin):
     """The person behind the current browser session."""
 
-    def __init__(self, sid, user, auth_time, amr=("pwd",)):
+    def __init__(self, sid, user, auth_time, amr=("pwd",), handle=None):
         self.sid = sid
+        self.handle = handle  # the session's public name on the account page (not its id)
         # RFC 8176: how this session's sign-in was made; codes and tokens of the session carry it.
         self.amr = user.amr = list(amr)
         self.fresh_request = None  # see mark_fresh_sign_in
@@ -37,33 +47,53 @@ class SignedIn(flask_login.UserMixin):
 
 @login_manager.user_loader
 def _load(sid):
+    now = int(time.time())
     row = get_db().execute(
-        "SELECT username, auth_time, fresh_request, amr FROM sessions WHERE id_hash = ? AND expires_at > ?",
-        (secret_hash(sid), int(time.time())),
+        "SELECT username, auth_time, fresh_request, amr, handle, last_seen_at FROM sessions"
+        " WHERE id_hash = ? AND expires_at > ?",
+        (secret_hash(sid), now),
     ).fetchone()
     if row is None:
         return None
     user = active(get_user(row["username"]))
     if user is None:
         return None
-    signed_in = SignedIn(sid, user, row["auth_time"], row["amr"].split())
+    signed_in = SignedIn(sid, user, row["auth_time"], row["amr"].split(), row["handle"])
     signed_in.fresh_request = row["fresh_request"]
+    if (row["last_seen_at"] or 0) <= now - LAST_SEEN_EVERY:
+        _seen(sid, now)
     return signed_in
+
+
+def _seen(sid, now):
+    """The session was used now: write it down (at most every LAST_SEEN_EVERY seconds, whichever
+    worker comes first). Only a hint for the account page, so a busy database skips it."""
+    try:
+        get_db().execute("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?"
+                         " AND (last_seen_at IS NULL OR last_seen_at <= ?)",
+                         (now, secret_hash(sid), now - LAST_SEEN_EVERY))
+    except sqlite3.OperationalError as e:
+        log.info("last seen of a session not recorded: %s", e)
 
 
 def sign_in(user, amr=("pwd",)):
     """Start a new session for `user`, signed in by the methods `amr` (RFC 8176); the old cookie's
-    contents are dropped (new session id)."""
+    contents are dropped (new session id). The browser (a short summary of its User-Agent) and the
+    address are kept for the account page's list of sessions, which names the session by a random
+    handle of its own."""
     end()
     session.clear()
     now = int(time.time())
-    sid = secrets.token_urlsafe(32)
+    sid, handle = secrets.token_urlsafe(32), secrets.token_hex(16)
     get_db().execute(
-        "INSERT INTO sessions (id_hash, username, auth_time, expires_at, amr) VALUES (?, ?, ?, ?, ?)",
-        (secret_hash(sid), user.username, now, now + settings.current()["SESSION_TTL"], " ".join(amr)),
+        "INSERT INTO sessions (id_hash, username, auth_time, expires_at, amr, handle, user_agent, address,"
+        " last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (secret_hash(sid), user.username, now, now + settings.current()["SESSION_TTL"], " ".join(amr), handle,
+         browsers.describe(request.headers.get("User-Agent")), (request.remote_addr or "")[:ADDRESS_MAX] or None,
+         now),
     )
     session.permanent = True
-    flask_login.login_user(SignedIn(sid, user, now, amr))
+    flask_login.login_user(SignedIn(sid, user, now, amr, handle))
 
 
 def end():

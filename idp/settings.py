@@ -10,7 +10,9 @@ DAY = 24 * 3600
 
 #: Every setting, with its default. The type of the default is the type of the setting.
 DEFAULTS = {
-    "ISSUER": "http://127.0.0.1:5000",
+    # localhost, not 127.0.0.1: browsers refuse passkeys (WebAuthn) on an IP-address host, and
+    # http://localhost is a secure context; `flask run` listens on 127.0.0.1:5000, which it reaches.
+    "ISSUER": "http://localhost:5000",
     "CLIENTS_FILE": "clients.toml",
     "INSTANCE_PATH": "instance",
     "DATABASE": "",  # empty: <INSTANCE_PATH>/idp.sqlite3
@@ -47,6 +49,8 @@ DEFAULTS = {
     # Every sign-in to every app needs a second step (an authenticator-app code); per app, set
     # require_mfa = true in clients.toml instead.
     "REQUIRE_MFA": False,
+    # After a password sign-in, a person without a passkey is offered to add one before going on.
+    "OFFER_PASSKEY": False,
     # Mail, optional (mail.py): with SMTP_HOST set, invitation and recovery links can be mailed and
     # the login page offers "Forgot your password?". SMTP_SECURITY: starttls, tls or none.
     # SMTP_PASSWORD is read from the environment only (IDP_SMTP_PASSWORD), never from a file.

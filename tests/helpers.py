@@ -266,15 +266,18 @@ def free_port():
 
 
 class LiveServer:
-    """Latchkey under gunicorn in a subprocess, on a free loopback port, with its own instance."""
+    """Latchkey under gunicorn in a subprocess, on a free loopback port, with its own instance.
+    It listens on 127.0.0.1; `host="localhost"` makes the issuer (and `url`) say localhost, which
+    reaches it too and, unlike an IP address, may have passkeys."""
 
-    def __init__(self, tmp_path, clients_text=CLIENTS, workers=4, app="app:app", chdir=ROOT, prefix="", settings=None):
+    def __init__(self, tmp_path, clients_text=CLIENTS, workers=4, app="app:app", chdir=ROOT, prefix="", settings=None,
+                 host="127.0.0.1"):
         import os
         import subprocess
         import sys
 
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}{prefix}"
+        self.url = f"http://{host}:{self.port}{prefix}"
         clients = tmp_path / "live-clients.toml"
         clients.write_text(clients_text)
         self.env = {**os.environ, "IDP_ISSUER": self.url, "IDP_INSTANCE_PATH": str(tmp_path / "live-instance"),

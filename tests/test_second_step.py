@@ -298,3 +298,27 @@ def test_a_missing_data_key_with_enrolled_apps_stops_the_start(app, settings, en
     os.remove(os.path.join(settings["INSTANCE_PATH"], "data_key"))
     with pytest.raises(StartupError, match="data_key is missing, but 1 authenticator app"):
         create_app(settings)
+
+
+def test_a_person_with_a_passkey_steps_up_by_signing_in_with_it(settings, clients_file):
+    """require_mfa and a password-only session: the person who has a passkey (and no authenticator
+    app) is sent to sign in with it, and the app then gets its code."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from helpers import add_user
+    from passkey_device import Authenticator, add_passkey, passkey_sign_in
+
+    app = _vault(settings, clients_file)
+    add_user(app, "alice")
+    client = app.test_client()
+    login(client)
+    phone = Authenticator()
+    assert add_passkey(client, phone).status_code == 303
+    connect(app.config["DATABASE"]).execute("UPDATE sessions SET amr = 'pwd'")
+    params = auth_params("vault", "https://vault.example/cb", scope="openid", challenge=pkce_pair()[1])
+    to_login = client.get("/authorize", query_string=params)
+    assert to_login.location.startswith("/login?")
+    next_url = parse_qs(urlsplit(to_login.location).query)["next"][0]
+    signed_in = passkey_sign_in(client, phone, next_url=next_url)
+    assert signed_in.status_code == 303 and signed_in.location == next_url
+    assert "code" in redirect_params(client.get(next_url))

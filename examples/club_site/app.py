@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def create_site(latchkey_settings=None):
     site = Flask(__name__)
     defaults = {
-        "ISSUER": "http://127.0.0.1:5000/id",  # Latchkey's issuer includes the prefix
+        "ISSUER": "http://localhost:5000/id",  # Latchkey's issuer includes the prefix
         "INSTANCE_PATH": os.path.join(HERE, "instance"),
         "CLIENTS_FILE": os.path.join(HERE, "clients.toml"),
     }

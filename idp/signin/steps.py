@@ -12,7 +12,7 @@ from flask import redirect, request, session, url_for
 from .. import audit, devices, sessions, settings
 from ..db import get_db, secret_hash, transaction
 from ..users import record_sign_in
-from . import totp
+from . import passkeys, totp
 
 PENDING = "latchkey_pending_sign_in"
 #: Seconds between the password and the second step, at most.
@@ -38,7 +38,8 @@ def pending():
 
 
 def finish(user, amr, next_url, device=None):
-    """Every step is done: start the session and go on to where the person was going."""
+    """Every step is done (a password and maybe a code, or a passkey alone): start the session
+    and go on to where the person was going."""
     session.pop(PENDING, None)
     with transaction():
         sessions.sign_in(user, amr)
@@ -46,7 +47,11 @@ def finish(user, amr, next_url, device=None):
     if next_url and urlsplit(next_url).path == url_for("latchkey.authorize.authorize"):
         sessions.mark_fresh_sign_in(urlsplit(next_url).query)
     audit.event("sign_in", user=user.username, address=request.remote_addr, amr=amr)
-    response = redirect(next_url or url_for("latchkey.account.account"), 303)
+    go_on = next_url or url_for("latchkey.account.account")
+    if "pwd" in amr and passkeys.worth_offering(user.username):
+        # OFFER_PASSKEY: a person who typed a password and has no passkey is offered one first.
+        go_on = url_for("latchkey.passkeys.offer", next=go_on)
+    response = redirect(go_on, 303)
     return devices.remember(response, user.username, device)
 
 
@@ -60,8 +65,9 @@ def step_up(signed_in, added):
 
 def remove_second_factors(db, username, keep_session=None):
     """Every second factor of `username` goes, and every session but `keep_session` (a session id
-    hash) ends: a session that relied on a removed factor must not outlive it."""
-    db.execute("DELETE FROM authenticators WHERE username = ?", (username,))
+    hash) ends: a session that relied on a removed factor must not outlive it. Passkeys stay: they
+    are a way to sign in of their own, not a second step."""
+    db.execute("DELETE FROM authenticators WHERE username = ? AND kind IN ('totp', 'recovery_code')", (username,))
     db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
 
 
@@ -85,7 +91,12 @@ def strong_enough(signed_in, client, acr_values=None):
 
 
 def step_up_url(signed_in, return_to):
-    """Where a too-weak session goes: the second step, or setting up an authenticator app first."""
-    if totp.enrolled(signed_in.user.username):
+    """Where a too-weak session goes: the second step (an authenticator app's code), else signing
+    in again with a passkey (one that verifies the person counts as mfa), else setting up an
+    authenticator app first."""
+    username = signed_in.user.username
+    if totp.enrolled(username):
         return url_for("latchkey.second_step.code", next=return_to)
+    if passkeys.available() and passkeys.count(username):
+        return url_for("latchkey.pages.login", next=return_to, login_hint=username)
     return url_for("latchkey.authenticator.authenticator", next=return_to)

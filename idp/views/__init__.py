@@ -6,7 +6,8 @@ import os
 from flask import Blueprint
 
 from .. import cors, db, errors
-from . import account, authenticator, authorize, branding, links, pages, second_step, token, userinfo, wellknown
+from . import (account, authenticator, authorize, branding, links, pages, passkeys, second_step, token, userinfo,
+               wellknown)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -19,7 +20,8 @@ bp = Blueprint(
     static_folder=os.path.join(ROOT, "idp", "static"),
     static_url_path="/static",
 )
-for module in (wellknown, authorize, token, userinfo, pages, account, links, branding, second_step, authenticator):
+for module in (wellknown, authorize, token, userinfo, pages, account, links, branding, second_step, authenticator,
+               passkeys):
     bp.register_blueprint(module.bp)
 errors.init_blueprint(bp)
 cors.init_blueprint(bp)

@@ -1,4 +1,5 @@
-"""The account page: profile, password change, the apps that hold tokens, sign out everywhere."""
+"""The account page: profile, password change, the apps that hold tokens, where the person is signed
+in (ending any one session), sign out everywhere."""
 
 from flask import (
     Blueprint,
@@ -11,11 +12,21 @@ from flask import (
 )
 from flask_login import login_required
 
-from .. import audit, devices, password_rules, sessions, settings, throttle, tokens
+from .. import (
+    audit,
+    devices,
+    password_rules,
+    session_list,
+    sessions,
+    settings,
+    throttle,
+    tokens,
+)
 from ..db import secret_hash
 from ..errors import form_expired
-from ..forms import ConfirmForm, PasswordForm, RevokeForm
+from ..forms import ConfirmForm, EndSessionForm, PasswordForm, RevokeForm
 from ..signin import totp
+from . import passkeys as passkey_views
 from ..users import check_password, set_password
 
 bp = Blueprint("account", __name__)
@@ -32,7 +43,8 @@ def _page(password_form=None, status=200):
     return render_template("latchkey/account.html", user=signed_in.user, apps=apps,
                            has_authenticator=totp.enrolled(signed_in.user.username),
                            password_form=password_form or PasswordForm(), revoke_form=RevokeForm(),
-                           everywhere_form=ConfirmForm()), status
+                           browser_sessions=session_list.listed(signed_in), end_session_form=EndSessionForm(),
+                           everywhere_form=ConfirmForm(), **passkey_views.account_context(signed_in)), status
 
 
 @bp.route("/account")
@@ -79,6 +91,28 @@ def revoke_app():
     if form.validate_on_submit():
         tokens.revoke_app(sessions.current().user.username, form.client_id.data)
         flash("The app's access was revoked; it will ask you to sign in again.")
+    return redirect(url_for("latchkey.account.account"), 303)
+
+
+@bp.route("/account/sessions/end", methods=["POST"])
+@login_required
+def end_session():
+    """End one of the person's own sessions, named by its handle; ending this one signs out here."""
+    form = EndSessionForm()
+    if form.csrf_failed():
+        return form_expired()
+    if form.validate_on_submit():
+        signed_in = sessions.current()
+        username, handle = signed_in.user.username, form.handle.data
+        if handle == signed_in.handle:
+            sessions.end()
+            audit.event("session_ended", user=username, handle=handle, this_browser=True)
+            return render_template("latchkey/signed_out.html")
+        if session_list.end(username, handle):
+            audit.event("session_ended", user=username, handle=handle)
+            flash("That session has ended: that browser will have to sign in again.")
+        else:
+            flash("That session had already ended.")
     return redirect(url_for("latchkey.account.account"), 303)
 
 

@@ -7,7 +7,7 @@ from .. import audit, links, mail, password_rules, settings, throttle
 from ..db import get_db, transaction
 from ..errors import form_expired
 from ..forms import ForgotForm, NewPasswordForm
-from ..signin import steps
+from ..signin import passkeys, steps
 from ..users import active, get_user, set_password
 
 bp = Blueprint("links", __name__)
@@ -46,7 +46,8 @@ def _choose_password(kind, token):
     elif form.is_submitted():
         error, status = next(iter(form.errors.values()))[0], 400
     return render_template(f"latchkey/{kind}.html", form=form, user=user, error=error,
-                           expires_at=link.expires_at), status
+                           expires_at=link.expires_at, token=token,
+                           passkeys=kind == "join" and passkeys.available()), status
 
 
 @bp.route("/join/<token>", methods=["GET", "POST"])

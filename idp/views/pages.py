@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from .. import audit, devices, mail, sessions, settings, throttle
 from ..db import transaction
 from ..forms import ConfirmForm, LoginForm
-from ..signin import steps
+from ..signin import passkeys, steps
 from ..users import authenticate
 
 bp = Blueprint("pages", __name__)
@@ -67,7 +67,8 @@ def login():
     if login_hint and not form.username.data:
         form.username.data = login_hint
     return render_template("latchkey/login.html", form=form, error=error, next=next_url,
-                           client=_asking_client(next_url), can_mail=mail.configured(settings.current())), status
+                           client=_asking_client(next_url), can_mail=mail.configured(settings.current()),
+                           passkeys=passkeys.available()), status
 
 
 def _hint_from(next_url):

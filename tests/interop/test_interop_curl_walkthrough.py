@@ -16,9 +16,10 @@ def walkthrough():
 
 
 def test_readme_walkthrough_runs_as_written(tmp_path):
-    server = LiveServer(tmp_path, clients_text=Path(ROOT, "clients.toml").read_text())
+    server = LiveServer(tmp_path, clients_text=Path(ROOT, "clients.toml").read_text(), host="localhost")
     try:
-        script = walkthrough().replace("IDP=http://127.0.0.1:5000", f"IDP={server.url}")
+        assert "\nIDP=http://localhost:5000\n" in walkthrough()  # the default issuer, as `flask run` serves it
+        script = walkthrough().replace("IDP=http://localhost:5000", f"IDP={server.url}")
         env = {**server.env, "FLASK_APP": os.path.join(ROOT, "app.py")}
         result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=120)

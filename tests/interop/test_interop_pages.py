@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from helpers import PASSWORD, LiveServer, pkce_pair
+from helpers import PASSWORD, LiveServer, csrf_token, pkce_pair
 from world import AppHost, screenshot, sign_in
 
 DEVICES = {"desktop": (1280, 800), "phone": (360, 780)}
@@ -55,6 +55,20 @@ def photos(world, tmp_path_factory):
     yield host
     host.stop()
     clients.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def alices_phone(world):
+    """Alice is also signed in on her phone (Safari on an iPhone), so the account page lists two
+    sessions: that one and the browser at hand."""
+    phone = requests.Session()
+    phone.headers["User-Agent"] = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15"
+                                   " (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+    form = phone.get(world.idp.url + "/login")
+    signed_in = phone.post(world.idp.url + "/login", allow_redirects=False, data={
+        "username": "alice", "password": PASSWORD, "csrf_token": csrf_token(form.text)})
+    assert signed_in.status_code == 303, signed_in.text
+    return phone
 
 
 def authorize_url(world, client_id="browser-app", redirect="/cb", challenge=None, **extra):
@@ -105,7 +119,7 @@ def give_photos_a_token(page, world):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("device", list(DEVICES))
-def test_every_page_looks_finished_and_fits(world, photos, new_page, device, scheme):
+def test_every_page_looks_finished_and_fits(world, photos, alices_phone, new_page, device, scheme):
     width, height = DEVICES[device]
     page = new_page(scheme, width, height, **({"is_mobile": True, "has_touch": True} if device == "phone" else {}))
     shots = Shots(page, device, scheme)
@@ -130,6 +144,10 @@ def test_every_page_looks_finished_and_fits(world, photos, new_page, device, sch
     give_photos_a_token(page, world)
     page.goto(world.idp.url + "/account")
     assert page.get_by_role("button", name="Revoke access of Family Photos").is_visible()
+    sessions = page.locator(".sessions li")
+    assert sessions.count() == 2 and "This browser" in sessions.nth(0).inner_text()
+    assert "Safari on iPhone" in sessions.nth(1).inner_text()
+    assert page.get_by_role("button", name="End the session of Safari on iPhone at 127.0.0.1").is_visible()
     shots.take("account")
 
     page.evaluate("document.querySelector('form[action=\"/account/password\"] input[name=csrf_token]').value = 'forged'")
