@@ -16,18 +16,23 @@ SHOTS = (("desktop", 1280, 800, "light"), ("phone", 360, 780, "dark"), ("desktop
          ("phone", 360, 780, "light"))
 
 
+def _shoot(page, new_page, url, name):
+    """`url` as this browser sees it, at both widths in both colour schemes, fitting a phone."""
+    for device, width, height, scheme in SHOTS:
+        shot = new_page(color_scheme=scheme, width=width, height=height)
+        shot.context.add_cookies(page.context.cookies())
+        shot.goto(url)
+        assert shot.evaluate("document.documentElement.scrollWidth") <= width
+        screenshot(shot, f"{name}-{device}-{scheme}")
+
+
 def test_set_up_an_authenticator_app_and_sign_in_with_a_code(page, new_page, world):
     page.goto(world.idp.url + "/login")
     sign_in(page)
     page.get_by_role("link", name="Set up an authenticator app").click()
     seed = page.locator("#seed").inner_text().replace(" ", "")
     assert page.locator(".qr svg").is_visible()
-    for device, width, height, scheme in SHOTS:
-        shot = new_page(color_scheme=scheme, width=width, height=height)
-        shot.context.add_cookies(page.context.cookies())
-        shot.goto(world.idp.url + "/account/authenticator")
-        assert shot.evaluate("document.documentElement.scrollWidth") <= width
-        screenshot(shot, f"authenticator-setup-{device}-{scheme}")
+    _shoot(page, new_page, world.idp.url + "/account/authenticator", "authenticator-setup")
     totp = pyotp.TOTP(seed)
     page.get_by_label("Code from the app").fill(totp.now())
     page.get_by_label("Your password").fill(PASSWORD)
@@ -43,12 +48,7 @@ def test_set_up_an_authenticator_app_and_sign_in_with_a_code(page, new_page, wor
     page.goto(f"{world.idp.url}/authorize?{urlencode(params)}")
     sign_in(page)
     page.wait_for_url(world.idp.url + "/login/code")
-    for device, width, height, scheme in SHOTS:
-        shot = new_page(color_scheme=scheme, width=width, height=height)
-        shot.context.add_cookies(page.context.cookies())
-        shot.goto(world.idp.url + "/login/code")
-        assert shot.evaluate("document.documentElement.scrollWidth") <= width
-        screenshot(shot, f"second-step-{device}-{scheme}")
+    _shoot(page, new_page, world.idp.url + "/login/code", "second-step")
     page.get_by_label("Code").fill(totp.at(time.time() + 30))  # the set-up used the current one
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(world.web.url + "/cb?*")
