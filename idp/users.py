@@ -230,9 +230,14 @@ def remove_user(username):
                        (username, int(time.time())))
 
 
+def end_sessions(db, username, keep_session=None):
+    """End every browser session of `username` but `keep_session` (a session id hash, or None)."""
+    db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
+
+
 def end_everything(db, username, keep_session=None):
     """End every browser session (but `keep_session`) and revoke every token of `username`."""
-    db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
+    end_sessions(db, username, keep_session)
     db.execute(
         "UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
         (int(time.time()), username),

@@ -144,6 +144,9 @@ def test_the_admin_can_clear_it_for_a_lost_phone(app, enrolled, caplog):
 
 
 def _vault(settings, clients_file, **extra):
+    """A Latchkey whose "vault" app sets require_mfa, with alice as a user."""
+    from helpers import add_user
+
     clients_file.write_text(CLIENTS + textwrap.dedent("""
         [[clients]]
         client_id = "vault"
@@ -151,14 +154,13 @@ def _vault(settings, clients_file, **extra):
         redirect_uris = ["https://vault.example/cb"]
         require_mfa = true
         """))
-    return create_app({**settings, **extra})
+    app = create_app({**settings, **extra})
+    add_user(app, "alice")
+    return app
 
 
 def test_an_app_that_requires_it_steps_up_a_password_session(settings, clients_file):
     app = _vault(settings, clients_file)
-    from helpers import add_user
-
-    add_user(app, "alice")
     client = app.test_client()
     login(client)
     totp, _ = enroll(client)  # setting up proves the phone: this session is strong now
@@ -181,9 +183,6 @@ def test_an_app_that_requires_it_steps_up_a_password_session(settings, clients_f
 
 def test_stepping_up_with_a_code_then_the_app_gets_its_code(settings, clients_file):
     app = _vault(settings, clients_file)
-    from helpers import add_user
-
-    add_user(app, "alice")
     setup = app.test_client()
     login(setup)
     totp, codes = enroll(setup)
@@ -272,9 +271,6 @@ def test_wrong_codes_elsewhere_do_not_lock_the_owner_out_of_the_code_step(app, f
 
 def test_turning_it_off_leaves_this_session_without_mfa(settings, clients_file):
     app = _vault(settings, clients_file)
-    from helpers import add_user
-
-    add_user(app, "alice")
     client = app.test_client()
     login(client)
     _, codes = enroll(client)
@@ -305,11 +301,9 @@ def test_a_person_with_a_passkey_steps_up_by_signing_in_with_it(settings, client
     app) is sent to sign in with it, and the app then gets its code."""
     from urllib.parse import parse_qs, urlsplit
 
-    from helpers import add_user
     from passkey_device import Authenticator, add_passkey, passkey_sign_in
 
     app = _vault(settings, clients_file)
-    add_user(app, "alice")
     client = app.test_client()
     login(client)
     phone = Authenticator()

@@ -32,6 +32,7 @@ from webauthn.helpers.structs import (
 
 from .. import audit, keys, links, settings
 from ..db import get_db, transaction
+from ..users import end_sessions
 
 #: Pending challenges in the signed session: [{"challenge", "ceremony", "until"}, …], newest last.
 CHALLENGES = "latchkey_webauthn_challenges"
@@ -325,7 +326,7 @@ def remove(db, username, passkey_id, keep_session):
     if count(username, db) == 1 and not has_password(username, db):
         raise LastWayToSignIn()
     db.execute("DELETE FROM authenticators WHERE id = ?", (passkey_id,))
-    db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
+    end_sessions(db, username, keep_session)
     return row["name"]
 
 
@@ -336,7 +337,7 @@ def remove_password(db, username, keep_session):
     if count(username, db) == 0:
         raise LastWayToSignIn()
     db.execute("UPDATE users SET password_hash = '', updated_at = ? WHERE username = ?", (int(time.time()), username))
-    db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
+    end_sessions(db, username, keep_session)
     links.void(username)
 
 

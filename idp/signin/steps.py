@@ -11,7 +11,7 @@ from flask import redirect, request, session, url_for
 
 from .. import audit, devices, sessions, settings
 from ..db import get_db, secret_hash, transaction
-from ..users import record_sign_in
+from ..users import end_sessions, record_sign_in
 from . import passkeys, totp
 
 PENDING = "latchkey_pending_sign_in"
@@ -68,7 +68,7 @@ def remove_second_factors(db, username, keep_session=None):
     hash) ends: a session that relied on a removed factor must not outlive it. Passkeys stay: they
     are a way to sign in of their own, not a second step."""
     db.execute("DELETE FROM authenticators WHERE username = ? AND kind IN ('totp', 'recovery_code')", (username,))
-    db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
+    end_sessions(db, username, keep_session)
 
 
 #: OIDC Core §2 `acr` values Latchkey speaks (discovery lists them): a sign-in with a password (or

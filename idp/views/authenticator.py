@@ -10,7 +10,7 @@ from ..db import secret_hash, transaction
 from ..errors import form_expired
 from ..forms import AuthenticatorForm, TurnOffForm
 from ..signin import recovery_codes, steps, totp
-from ..users import check_password
+from ..users import check_password, end_sessions
 from .pages import _safe_next
 
 bp = Blueprint("authenticator", __name__)
@@ -50,8 +50,7 @@ def authenticator():
                 totp.save(db, username, seed, step)
                 codes = recovery_codes.replace_all(db, username)
                 # Whoever set it up is the only one signed in now (a thief's sessions, or the owner's).
-                db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?",
-                           (username, secret_hash(signed_in.sid)))
+                end_sessions(db, username, keep_session=secret_hash(signed_in.sid))
             session.pop(NEW_SEED, None)
             audit.event("mfa_enabled", user=username, method="totp", other_sessions_ended=True)
             notify(signed_in.user, "An authenticator app was set up for your account")

@@ -25,7 +25,8 @@ def _choose_password(kind, token):
     """Show the form, or set the password the person chose and sign them in."""
     link = links.find(kind, token)
     user = get_user(link.username) if link.state == "ok" else None
-    if user is None or user.disabled or (kind == "reset" and active(user) is None) or (kind == "join" and not user.invited):
+    # A join link is for someone not joined yet, a reset link for someone who has; neither for the disabled.
+    if user is None or user.disabled or user.invited != (kind == "join"):
         return _invalid(link if user is None or link.state != "ok" else links.Link(link.row, "used"), kind)
     form = NewPasswordForm()
     error, status = None, 200
