@@ -139,8 +139,12 @@ def end_request(exc=None):
 
 @contextlib.contextmanager
 def transaction():
-    """A short write transaction: takes the write lock at once so reads inside it are current."""
+    """A short write transaction: takes the write lock at once so reads inside it are current.
+    Inside another one it joins the outer transaction (one commit for the whole step)."""
     db = get_db()
+    if db.in_transaction:
+        yield db
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db

@@ -113,3 +113,26 @@ def test_a_backlog_pauses_between_bits(flow, app, monkeypatch):
     flow.client.get("/.well-known/jwks.json").close()
     assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == PURGE_BATCH
 
+
+
+def test_a_transaction_inside_another_joins_it(app):
+    """One commit for a whole step; a failure inside rolls all of it back."""
+    import pytest
+
+    from idp.db import get_db, transaction
+
+    with app.app_context():
+        db = get_db()
+        db.execute("CREATE TABLE t (x INTEGER)")
+        with pytest.raises(RuntimeError):
+            with transaction():
+                db.execute("INSERT INTO t VALUES (1)")
+                with transaction():
+                    db.execute("INSERT INTO t VALUES (2)")
+                raise RuntimeError("the outer step fails")
+        assert db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+        with transaction():
+            with transaction():
+                db.execute("INSERT INTO t VALUES (3)")
+            assert db.in_transaction
+        assert not db.in_transaction and db.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 1

@@ -41,11 +41,11 @@ def finish(user, amr, next_url, device=None):
     """Every step is done (a password and maybe a code, or a passkey alone): start the session
     and go on to where the person was going."""
     session.pop(PENDING, None)
-    with transaction():
+    with transaction():  # one commit for the session, its mark and the person's last sign-in
         sessions.sign_in(user, amr)
         record_sign_in(user.username)
-    if next_url and urlsplit(next_url).path == url_for("latchkey.authorize.authorize"):
-        sessions.mark_fresh_sign_in(urlsplit(next_url).query)
+        if next_url and urlsplit(next_url).path == url_for("latchkey.authorize.authorize"):
+            sessions.mark_fresh_sign_in(urlsplit(next_url).query)
     audit.event("sign_in", user=user.username, address=request.remote_addr, amr=amr)
     go_on = next_url or url_for("latchkey.account.account")
     if "pwd" in amr and passkeys.worth_offering(user.username):

@@ -48,11 +48,12 @@ def login():
             audit.event("sign_in_throttled", username=username, address=address, wait=wait, known_device=bool(device))
             error, status = f"Too many failed sign-ins. Try again in {throttle.describe_wait(wait)}.", 429
         elif (user := authenticate(username, form.password.data))[0] is not None:
+            # The next step (a code, when the person set one up) or the session (303 either way:
+            # the browser follows with a GET and never re-posts the password), in one commit with
+            # the throttle's reset.
             with transaction():
                 throttle.record_success(keys)
-            # The next step (a code, when the person set one up) or the session (303 either way:
-            # the browser follows with a GET and never re-posts the password).
-            return steps.first_step_done(user[0], "pwd", next_url, device)
+                return steps.first_step_done(user[0], "pwd", next_url, device)
         else:
             # The person sees one message whatever the reason; the audit log names it for the admin.
             audit.event("sign_in_failed", reason=user[1], username=username, address=address)
