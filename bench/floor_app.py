@@ -1,6 +1,6 @@
 """The floor under every Latchkey figure: an empty WSGI app that answers discovery's URL with a
-fixed JSON body, served by the same gunicorn command. What it costs is gunicorn's and the
-kernel's share of each request, which no change to Latchkey can remove."""
+fixed JSON body, served by the same server command (granian or gunicorn). What it costs is the
+server's and the kernel's share of each request, which no change to Latchkey can remove."""
 
 import json
 

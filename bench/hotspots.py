@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from flows import OPERATIONS, Provider  # noqa: E402
-from run import USERS, prepare_latchkey  # noqa: E402
+from servers import USERS, prepare_latchkey  # noqa: E402
 
 
 class Profiled:
@@ -40,6 +40,7 @@ def main():
     parser.add_argument("operations", nargs="*", default=list(OPERATIONS))
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="tottime", help="a pstats order: tottime, cumulative, …")
     args = parser.parse_args()
 
     from werkzeug.serving import make_server
@@ -68,7 +69,7 @@ def main():
         count = args.count if op != "sign-in" else max(1, args.count // 10)
         print(f"\n=== {op}: {stats.total_tt * 1000 / count:.3f} ms of profiled app time per operation "
               f"({count} operations; profiling itself adds to this)")
-        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats(args.sort).print_stats(args.top)
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip()))
     server.shutdown()
 

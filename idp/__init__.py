@@ -13,13 +13,22 @@ from flask import Flask
 from . import db, errors, keys, proxies, sessions
 from .clients import ClientRegistry, ClientsFileError
 from .settings import SettingsError, is_local_http, load
+from .static_answers import StaticAnswers
 
 log = logging.getLogger("idp")
 
 
 #: Set while a `flask user …` or `flask group …` command loads the app: those commands need no
 #: clients.toml, so a broken one must not stop them, and its warnings are for the server's start.
+#: They also never create an instance: only a server's start does (_require_instance).
 FOR_ADMIN_COMMAND = contextvars.ContextVar("latchkey_for_admin_command", default=False)
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+#: templates/latchkey/*.html. The repository keeps them at its top (the design card); an installed
+#: Latchkey has them in idp/templates/ (pyproject.toml maps the package idp.templates to templates/).
+TEMPLATE_FOLDER = os.path.join(_PACKAGE, "templates")
+if not os.path.isdir(TEMPLATE_FOLDER):  # a checkout: `flask run` in the repo root, `pip install -e .`
+    TEMPLATE_FOLDER = os.path.join(os.path.dirname(_PACKAGE), "templates")
 
 
 class StartupError(Exception):
@@ -32,13 +41,26 @@ def _prepare_instance(path):
         return
     try:
         os.makedirs(path, mode=0o700)
-    except FileExistsError:  # gunicorn's workers start together: another one made it first
+    except FileExistsError:  # the server's workers start together: another one made it first
         if os.path.isdir(path):
             return
         raise StartupError(f"cannot create the instance folder {path}: a file of that name is in the way") from None
     except OSError as e:
         raise StartupError(f"cannot create the instance folder {path}: {e.strerror}") from None
     log.info("created instance folder %s", path)
+
+
+def _require_instance(config):
+    """An admin command works on the instance a server created, and never creates one: run from
+    another folder, it would otherwise make a second instance there, with new keys and nobody in it."""
+    if not os.path.isdir(config["INSTANCE_PATH"]):
+        missing = "that folder does not exist"
+    elif not os.path.isfile(config["DATABASE"]):
+        missing = f"it has no database {config['DATABASE']}"
+    else:
+        return
+    raise StartupError(f"no Latchkey instance at {config['INSTANCE_PATH']} ({missing}): set IDP_INSTANCE_PATH to "
+                       "the instance folder the server uses; only starting the server creates an instance")
 
 
 def _check_data_key(config):
@@ -79,7 +101,10 @@ class Latchkey:
         # Authlib's debug messages print issued tokens ("Issue token {...}"); never let them out.
         logging.getLogger("authlib").setLevel(logging.INFO)
         config = load_settings(settings)
-        _prepare_instance(config["INSTANCE_PATH"])
+        if FOR_ADMIN_COMMAND.get():
+            _require_instance(config)
+        else:
+            _prepare_instance(config["INSTANCE_PATH"])
         try:
             applied = db.migrate(config["DATABASE"])
         except Exception as e:  # sqlite3 errors, permissions: say which file
@@ -107,6 +132,7 @@ class Latchkey:
         from .oauth import create_server
         from .views import bp
 
+        bp.template_folder = TEMPLATE_FOLDER  # in a checkout or installed: see TEMPLATE_FOLDER
         db.init_app(app)
         sessions.init_app(app)
         app.extensions["latchkey_server"] = create_server(app)
@@ -114,11 +140,20 @@ class Latchkey:
         cli.init_app(app)
 
 
+class LatchkeyFlask(Flask):
+    """Flask for Latchkey on its own. Every view and hook of Latchkey is a plain function, so Flask
+    need not inspect each one for a coroutine on every request (ensure_sync: a tenth of a userinfo
+    call; README, Performance)."""
+
+    def ensure_sync(self, func):
+        return func
+
+
 def create_app(test_config=None):
-    """Latchkey on its own: the app `flask run` and gunicorn serve."""
+    """Latchkey on its own: the app `flask run`, granian and gunicorn serve."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_settings(test_config)
-    app = Flask(__name__, instance_path=config["INSTANCE_PATH"], static_folder=None)
+    app = LatchkeyFlask(__name__, instance_path=config["INSTANCE_PATH"], static_folder=None)
     app.config.update(config)
     https = config["ISSUER"].startswith("https://")
     app.config.update(
@@ -132,7 +167,7 @@ def create_app(test_config=None):
         SESSION_COOKIE_SECURE=https,
         PERMANENT_SESSION_LIFETIME=config["SESSION_TTL"],
     )
-    app.wsgi_app = proxies.wrap(app.wsgi_app, config)
+    app.wsgi_app = StaticAnswers(proxies.wrap(app.wsgi_app, config))
     Latchkey(app, settings=test_config)
     errors.init_standalone(app)
     return app

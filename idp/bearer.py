@@ -59,7 +59,9 @@ class BearerProtector(ResourceProtector):
 class AccessTokenValidator(BearerTokenValidator):
     def authenticate_token(self, token_string):
         token = tokens.find_access_token(token_string)
-        # A token of an app no longer in clients.toml, or of a disabled user, is dead.
-        if token is None or token.get_client() is None or active(token.get_user()) is None:
+        # A token of an app no longer in clients.toml, or of a disabled user, is dead. A JWT access
+        # token is for its API (its `aud`), not for Latchkey's userinfo (RFC 9068 §4, RFC 8707).
+        if (token is None or token.audience is not None or token.get_client() is None
+                or active(token.get_user()) is None):
             return None
         return token

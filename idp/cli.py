@@ -1,7 +1,8 @@
 """The `flask user …`, `flask group …` and `flask client …` commands.
 
 User and group commands load the app as `flask run` would (so an embedding site's own settings
-count) but need no valid clients.toml: a broken one does not stop them (FOR_ADMIN_COMMAND)."""
+count) but need no valid clients.toml: a broken one does not stop them (FOR_ADMIN_COMMAND). They
+never create an instance: without one they stop with exit status 1, naming the folder."""
 
 import datetime
 import functools
@@ -11,7 +12,7 @@ import time
 import click
 from flask.cli import ScriptInfo
 
-from . import FOR_ADMIN_COMMAND, audit, links, mail, password_rules, settings, tokens
+from . import FOR_ADMIN_COMMAND, StartupError, audit, links, mail, password_rules, session_list, settings, tokens
 from .clients import ClientsFileError, parse
 from .db import get_db, transaction
 from .passwords import new_client_secret
@@ -29,6 +30,8 @@ def with_latchkey(command):
         mark = FOR_ADMIN_COMMAND.set(True)
         try:
             app = ctx.ensure_object(ScriptInfo).load_app()
+        except StartupError as e:  # no instance there yet, or one that cannot start (app.py says it itself)
+            raise click.ClickException(f"Latchkey cannot start: {e}") from None
         finally:
             FOR_ADMIN_COMMAND.reset(mark)
         with app.app_context():
@@ -219,6 +222,9 @@ def user_show(username):
     rows += [("groups", ", ".join(user.groups) or "-"), ("added", _when(user.created_at)),
              ("updated", _when(user.updated_at)), ("last sign-in", _when(user.last_sign_in_at)),
              ("live sessions", f"{len(sessions)}" + (f" (newest signed in {_when(sessions[0][0])})" if sessions else ""))]
+    # One line per session, as the person's account page lists them (session_list.py).
+    rows += [("", f"{s['browser']}, {s['address']}, {s['method']}, signed in {s['signed_in']}, last seen {s['last_seen']}"
+                  + (f", apps: {', '.join(s['apps'])}" if s["apps"] else "")) for s in session_list.listed_for(username)]
     apps = tokens.apps_holding_tokens(username)
     rows.append(("apps holding tokens", ", ".join(f"{a['client_id']} (last {_when(a['last_issued'])})" for a in apps) or "-"))
     pending = [f"{kind} until {_when(link['expires_at'])}" for kind in links.KINDS for link in links.pending(kind, username)]
@@ -331,10 +337,43 @@ def client_check():
     click.echo(f"{config['CLIENTS_FILE']}: {len(clients)} clients, all valid")
     for client in clients.values():
         kind = "public" if client.is_public else client.token_endpoint_auth_method
-        click.echo(f"  {client.client_id} ({client.client_name}): {kind}, scope {client.scope!r}")
+        logout = [name for name, on in (("back-channel logout", client.backchannel_logout_uri),
+                                        ("front-channel logout", client.frontchannel_logout_uri),
+                                        ("refresh tokens end with the session",
+                                         client.refresh_token_lifetime == "session")) if on]
+        click.echo(f"  {client.client_id} ({client.client_name}): {kind}, scope {client.scope!r}"
+                   + "".join(f", {item}" for item in logout))
+
+
+db_cli = click.Group("db", help="The database: backups.")
+
+
+@db_cli.command("backup")
+@click.argument("path")
+@click.option("--force", is_flag=True, help="Replace PATH (and its key copies) if they exist.")
+@click.option("--with-keys", is_flag=True,
+              help="Also copy the signing key, session secret and data key, as PATH.signing_key.pem and so on.")
+@with_latchkey
+def db_backup(path, force, with_keys):
+    """Copy the database to PATH while Latchkey keeps serving (SQLite's online backup), mode 0600,
+    and check the copy. The keys are files beside the database: back them up too (or --with-keys)."""
+    from . import backup
+
+    try:
+        done = backup.backup(settings.current(), path, force=force, with_keys=with_keys)
+    except backup.BackupError as e:
+        raise click.ClickException(str(e)) from None
+    people = f"{done.people} {'person' if done.people == 1 else 'people'}"
+    click.echo(f"wrote {done.path}: {done.size} bytes, schema version {done.version}, {people}, integrity check ok")
+    for copy in done.keys_written:
+        click.echo(f"wrote {copy}")
+    if done.keys_not_copied:
+        click.echo("not in this backup: " + ", ".join(done.keys_not_copied) + ". Back these files up too (or use"
+                   " --with-keys): a restore needs the same ones, or every app's sign-ins end (README, Backups)")
 
 
 def init_app(app):
     """The app's own `flask` group has them too (tests and embedding sites invoke them there)."""
     app.cli.add_command(user_cli)
     app.cli.add_command(group_cli)
+    app.cli.add_command(db_cli)

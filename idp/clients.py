@@ -1,6 +1,5 @@
 """clients.toml: load and validate the whitelist of apps, and keep it current while running."""
 
-import difflib
 import hashlib
 import hmac
 import logging
@@ -13,15 +12,18 @@ import tomllib
 from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
 from flask import request as flask_request
 
-from . import audit, throttle
+from . import apis, audit, private_key_jwt, throttle
 from .passwords import FAST_PREFIX, is_slow_hash, verify_secret
 from .redirect_uris import matches_any, registration_problem
+from .toml_tables import check_keys, header_lines, key_line
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_SCOPES = ("openid", "profile", "email", "groups", "offline_access")
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
-GRANT_TYPES = ("authorization_code", "refresh_token")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none", "private_key_jwt")
+GRANT_TYPES = ("authorization_code", "refresh_token")  # the default of grant_types
+#: Grants for machines and devices (RFC 6749 §4.4, RFC 8628 §3.4): an app lists them in grant_types.
+MACHINE_GRANT_TYPES = ("client_credentials", "urn:ietf:params:oauth:grant-type:device_code")
 TTL_KEYS = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl")
 # OpenID Connect Registration §2: "web" (the default) or "native" (an app on the person's device).
 APPLICATION_TYPES = ("web", "native")
@@ -46,7 +48,20 @@ KEYS = {
     "logo_uri": str,
     "client_uri": str,
     **{k: int for k in TTL_KEYS},
+    # OpenID Connect Back-Channel Logout 1.0 §2.2 and Front-Channel Logout 1.0 §2 (their RFC 7591 names).
+    "backchannel_logout_uri": str,
+    "backchannel_logout_session_required": bool,
+    "frontchannel_logout_uri": str,
+    "frontchannel_logout_session_required": bool,
+    "refresh_token_lifetime": str,
+    # RFC 7591 §2: a private_key_jwt app's public keys, inline or at its URL (private_key_jwt.py).
+    "jwks": dict,
+    "jwks_uri": str,
 }
+#: The keys holding an app's logout addresses (signout.py tells the apps of an ended session there).
+LOGOUT_URI_KEYS = ("backchannel_logout_uri", "frontchannel_logout_uri")
+#: refresh_token_lifetime: "offline" (the default) outlives the browser session; "session" ends with it.
+REFRESH_TOKEN_LIFETIMES = ("offline", "session")
 #: The keys holding a web address a page shows or links to (RFC 7591 §2).
 PAGE_URL_KEYS = ("logo_uri", "client_uri")
 # https://host[:port][/…], or http on a loopback host; the host is plain letters, digits, dots and
@@ -63,6 +78,32 @@ def page_url_problem(key, uri):
     return None
 
 
+def origin(uri):
+    """scheme://host[:port] of an http(s) URI, read as strings (the part before the path)."""
+    scheme, _, rest = uri.partition("://")
+    return f"{scheme}://{re.split(r'[/?#]', rest, maxsplit=1)[0]}"
+
+
+def logout_uri_problem(key, uri, redirect_uris):
+    """Why `uri` cannot be the app's backchannel_logout_uri or frontchannel_logout_uri, or None. The
+    rules of redirect URIs hold (redirect_uris.py: no fragment, no user name, no backslash, http
+    only on a loopback host), and only http(s): Latchkey sends a notice there (Back-Channel Logout
+    §2.2), or a browser loads it in a frame whose origin the page's frame-src names (Front-Channel
+    Logout §2: the scheme, host and port of a registered redirect URI)."""
+    if problem := registration_problem(uri):
+        return f"{key}: {problem}"
+    if not uri.startswith(("https://", "http://")):
+        return f"{key} must be an https URL (http only on 127.0.0.1, [::1] or localhost), not {uri!r}"
+    if key == "frontchannel_logout_uri":
+        if PAGE_URL.fullmatch(uri) is None:
+            return (f"{key}: the host of {uri!r} may hold only letters, digits, dots and dashes "
+                    "(it goes into the page's Content-Security-Policy)")
+        if origin(uri) not in {origin(r) for r in redirect_uris if r.startswith(("https://", "http://"))}:
+            return (f"{key}: {uri!r} must be on the scheme, host and port of one of the app's redirect_uris "
+                    "(Front-Channel Logout 1.0 §2)")
+    return None
+
+
 class ClientsFileError(Exception):
     """clients.toml cannot be used; `problems` lists each as 'file:line: what is wrong'."""
 
@@ -74,16 +115,19 @@ class ClientsFileError(Exception):
 class Client(ClientMixin):
     """One whitelisted app, as Authlib sees it."""
 
-    def __init__(self, data, defaults):
+    def __init__(self, data, defaults, known_apis=None):
         self.client_id = data["client_id"]
         self.client_name = data.get("client_name", self.client_id)
         self.client_secret = data.get("client_secret")
         self.client_secret_hash = data.get("client_secret_hash")
-        self.redirect_uris = list(data["redirect_uris"])
+        self.redirect_uris = list(data.get("redirect_uris", []))
         self.post_logout_redirect_uris = list(data.get("post_logout_redirect_uris", []))
         self.token_endpoint_auth_method = data.get("token_endpoint_auth_method", "client_secret_basic")
         self.scope = data.get("scope", "openid profile email")
         self.grant_types = list(data.get("grant_types", GRANT_TYPES))
+        # {scope: Api} of the [[apis]] scopes this app may ask for (apis.py); empty for most apps.
+        self.api_scopes = apis.for_client(self.scope, known_apis or {})
+        self.jwks, self.jwks_uri = data.get("jwks"), data.get("jwks_uri")  # private_key_jwt.py
         self.is_public = self.token_endpoint_auth_method == "none"
         self.require_pkce = data.get("require_pkce", True) or self.is_public
         self.allowed_groups = list(data.get("allowed_groups", []))
@@ -96,6 +140,13 @@ class Client(ClientMixin):
         self.access_token_ttl = data.get("access_token_ttl", defaults["ACCESS_TOKEN_TTL"])
         self.id_token_ttl = data.get("id_token_ttl", defaults["ID_TOKEN_TTL"])
         self.refresh_token_ttl = data.get("refresh_token_ttl", defaults["REFRESH_TOKEN_TTL"])
+        # "session": this app's refresh tokens end with the browser session they came from (signout.py).
+        self.refresh_token_lifetime = data.get("refresh_token_lifetime", "offline")
+        # Where the apps of an ended session are told (backchannel_logout.py, frontchannel_logout.py).
+        self.backchannel_logout_uri = data.get("backchannel_logout_uri")
+        self.backchannel_logout_session_required = data.get("backchannel_logout_session_required", False)
+        self.frontchannel_logout_uri = data.get("frontchannel_logout_uri")
+        self.frontchannel_logout_session_required = data.get("frontchannel_logout_session_required", False)
         self.client_metadata = {"post_logout_redirect_uris": self.post_logout_redirect_uris}
         self._verified_secret_digest = None
 
@@ -159,7 +210,7 @@ class Client(ClientMixin):
         return method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type):
-        return response_type == "code"
+        return response_type == "code" and "authorization_code" in self.grant_types
 
     def check_grant_type(self, grant_type):
         return grant_type in self.grant_types
@@ -169,37 +220,13 @@ class Client(ClientMixin):
         return not self.allowed_groups or bool(set(self.allowed_groups) & set(groups))
 
 
-def _client_lines(text):
-    """Line numbers of each [[clients]] header, in order (tomllib reports no positions)."""
-    return [
-        number
-        for number, line in enumerate(text.splitlines(), start=1)
-        if re.match(r"^\s*\[\[\s*clients\s*\]\]", line)
-    ]
-
-
-def _key_line(text, start, key):
-    """Line number of `key = ...` in the table starting at line `start`, or `start`."""
-    lines = text.splitlines()
-    for number in range(start, len(lines)):
-        line = lines[number]
-        if re.match(r"^\s*\[", line):
-            break
-        if re.match(rf"^\s*{re.escape(key)}\s*=", line):
-            return number + 1
-    return start
-
-
-def _check_client(data, problems_at):
-    """Validate one [[clients]] table; `problems_at(key, message)` records a problem."""
-    for key, value in data.items():
-        if key not in KEYS:
-            hint = difflib.get_close_matches(key, KEYS, n=1)
-            problems_at(key, f"unknown key {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-        elif not isinstance(value, KEYS[key]) or (KEYS[key] is int and isinstance(value, bool)):
-            problems_at(key, f"{key} must be a {KEYS[key].__name__}, not {value!r}")
-            return
-    for key in ("client_id", "redirect_uris"):
+def _check_client(data, problems_at, api_scopes=()):
+    """Validate one [[clients]] table; `problems_at(key, message)` records a problem. `api_scopes`:
+    the scopes of the file's [[apis]]."""
+    if not check_keys(data, KEYS, problems_at):
+        return
+    grants = data.get("grant_types", GRANT_TYPES)
+    for key in ("client_id", "redirect_uris") if "authorization_code" in grants else ("client_id",):
         if not data.get(key):
             problems_at(None, f"missing {key}")
     for key in ("redirect_uris", "post_logout_redirect_uris"):
@@ -209,6 +236,15 @@ def _check_client(data, problems_at):
     for key in PAGE_URL_KEYS:
         if isinstance(data.get(key), str) and (problem := page_url_problem(key, data[key])):
             problems_at(key, problem)
+    for key in LOGOUT_URI_KEYS:
+        redirect_uris = [u for u in data.get("redirect_uris", []) if isinstance(u, str)]
+        if isinstance(data.get(key), str) and (problem := logout_uri_problem(key, data[key], redirect_uris)):
+            problems_at(key, problem)
+        if f"{key[:-4]}_session_required" in data and key not in data:
+            problems_at(f"{key[:-4]}_session_required", f"{key[:-4]}_session_required needs {key}")
+    if data.get("refresh_token_lifetime", "offline") not in REFRESH_TOKEN_LIFETIMES:
+        problems_at("refresh_token_lifetime", "refresh_token_lifetime must be \"offline\" (the default: refresh "
+                                              "tokens outlive the browser session) or \"session\" (they end with it)")
     if data.get("application_type", "web") not in APPLICATION_TYPES:
         problems_at("application_type", f"application_type must be one of {', '.join(APPLICATION_TYPES)}")
     method = data.get("token_endpoint_auth_method", "client_secret_basic")
@@ -217,7 +253,7 @@ def _check_client(data, problems_at):
         problems_at("token_endpoint_auth_method", f"unknown token_endpoint_auth_method {method!r}; use one of {', '.join(AUTH_METHODS)}")
     elif method == "none" and has_secret:
         problems_at("token_endpoint_auth_method", "a public client (token_endpoint_auth_method = \"none\") must not have a secret")
-    elif method != "none" and not has_secret:
+    elif method not in ("none", private_key_jwt.METHOD) and not has_secret:
         problems_at("token_endpoint_auth_method", f"a confidential client ({method}) needs client_secret_hash; make one with `flask client secret`")
     if method == "none" and data.get("require_pkce") is False:
         problems_at("require_pkce", "a public client cannot turn PKCE off (RFC 9700 §2.1.1)")
@@ -228,11 +264,19 @@ def _check_client(data, problems_at):
         problems_at("client_secret_hash", "client_secret_hash must be the line `flask client secret` prints "
                                           "($sha256$… or an older $argon2id$…)")
     for scope in scope_to_list(data.get("scope", "openid")):
-        if scope not in SUPPORTED_SCOPES:
-            problems_at("scope", f"unknown scope {scope!r}; supported: {' '.join(SUPPORTED_SCOPES)}")
-    for grant in data.get("grant_types", []):
-        if grant not in GRANT_TYPES:
-            problems_at("grant_types", f"unknown grant type {grant!r}; supported: {', '.join(GRANT_TYPES)}")
+        if scope not in SUPPORTED_SCOPES and scope not in api_scopes:
+            problems_at("scope", f"unknown scope {scope!r}; supported: {' '.join(SUPPORTED_SCOPES)}, "
+                                 "and the scopes of the [[apis]] tables")
+    for grant in grants:
+        if grant not in GRANT_TYPES + MACHINE_GRANT_TYPES:
+            problems_at("grant_types", f"unknown grant type {grant!r}; supported: "
+                                       f"{', '.join(GRANT_TYPES + MACHINE_GRANT_TYPES)}")
+    api_scope_listed = set(scope_to_list(data.get("scope", ""))) & set(api_scopes)
+    if "client_credentials" in grants and (method == "none" or not api_scope_listed):
+        problems_at("grant_types", "client_credentials is for a confidential app (RFC 6749 §4.4) whose scope "
+                                   "lists scopes of an [[apis]] table")
+    for key, message in private_key_jwt.registration_problems(data):
+        problems_at(key, message)
     for key in TTL_KEYS:
         if key in data and data[key] <= 0:
             problems_at(key, f"{key} must be greater than 0")
@@ -258,26 +302,30 @@ def parse(path, defaults):
         raise ClientsFileError([f"{path}:{line.group(1) if line else 1}: TOML syntax error: {e}"]) from None
     problems = []
     for key in data:
-        if key != "clients":
-            problems.append(f"{path}:1: unknown top-level key {key!r}; each app is a [[clients]] table")
+        if key not in ("clients", "apis"):
+            problems.append(f"{path}:1: unknown top-level key {key!r}; each app is a [[clients]] table, "
+                            "each API an [[apis]] table")
+    known_apis, api_problems = apis.parse(data.get("apis", []), text, path)
+    problems += api_problems
+    api_scopes = {s for api in known_apis.values() for s in api.scopes}
     tables = data.get("clients", [])
     if not isinstance(tables, list):
         raise ClientsFileError(problems + [f"{path}:1: write each app as a [[clients]] table"])
-    headers = _client_lines(text)
+    headers = header_lines(text, "clients")
     clients = {}
     for index, table in enumerate(tables):
         start = headers[index] if index < len(headers) else 1
 
         def problems_at(key, message, start=start):
-            line = _key_line(text, start, key) if key else start
+            line = key_line(text, start, key) if key else start
             problems.append(f"{path}:{line}: {message}")
 
-        _check_client(table, problems_at)
+        _check_client(table, problems_at, api_scopes)
         client_id = table.get("client_id")
         if isinstance(client_id, str) and client_id in clients:
             problems_at("client_id", f"duplicate client_id {client_id!r}")
         if not problems:
-            clients[client_id] = Client(table, defaults)
+            clients[client_id] = Client(table, defaults, known_apis)
     if problems:
         raise ClientsFileError(problems)
     return clients

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 #: SQL files, each moving the schema one version up; PRAGMA user_version records how far a
 #: database is. Add a file here to change the schema of existing installations.
-MIGRATIONS = ["schema.sql", "schema_2.sql", "schema_3.sql", "schema_4.sql"]
+MIGRATIONS = ["schema.sql", "schema_2.sql", "schema_3.sql", "schema_4.sql", "schema_5.sql", "schema_6.sql"]
 
 #: How long a writer waits for another worker's lock before giving up (ms).
 BUSY_TIMEOUT_MS = 5000
@@ -54,6 +54,8 @@ def migrate(path):
             conn.execute("BEGIN IMMEDIATE")
             try:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version >= 1:
+                    _complete_version_1(conn)
                 if version >= len(MIGRATIONS):
                     conn.execute("COMMIT")
                     return applied
@@ -68,6 +70,20 @@ def migrate(path):
             applied.append(version + 1)
     finally:
         conn.close()
+
+
+def _complete_version_1(conn):
+    """Version 1 grew twice before version 2 existed (the tokens' parent_id and access_revoked_at
+    columns, the login_failures table), so a database made by the first release says version 1
+    without them: add what is missing. Idempotent; a no-op on every other database."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(tokens)")}
+    if "parent_id" not in columns:
+        conn.execute("ALTER TABLE tokens ADD COLUMN parent_id INTEGER")
+        conn.execute("CREATE INDEX IF NOT EXISTS tokens_parent_id ON tokens (parent_id)")
+    if "access_revoked_at" not in columns:
+        conn.execute("ALTER TABLE tokens ADD COLUMN access_revoked_at INTEGER")
+    conn.execute("CREATE TABLE IF NOT EXISTS login_failures (key TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+                 " last_failure_at REAL NOT NULL, blocked_until REAL NOT NULL)")
 
 
 def _use_wal(conn):
@@ -178,6 +194,15 @@ def _purges(now):
         ("links", "expires_at < ?", (now - 7 * 24 * 3600,)),
         ("login_failures", "last_failure_at < ? AND blocked_until < ?", (now - 3600, now)),
         ("passkey_challenges_used", "expires_at < ?", (now,)),
+        # The apps of a session are remembered while it lives (schema_5.sql); notices that could not be
+        # sent in a day were given up by their sender, unless every worker was down all that time.
+        ("session_clients", "NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.sid = session_clients.sid)", ()),
+        ("logout_notices", "created_at < ?", (now - 2 * 24 * 3600,)),
+        # Machines and devices (schema_6.sql): a device code is kept an hour past its end, so a late poll
+        # still hears expired_token; a used jti is kept until its assertion could no longer be accepted.
+        ("client_tokens", "expires_at < ?", (now,)),
+        ("device_codes", "expires_at < ?", (now - 3600,)),
+        ("client_assertion_jtis", "expires_at < ?", (now,)),
         # A token row goes when its access token and its refresh token are both dead, and no
         # refresh token of its grant lives on (rotated rows are kept for reuse detection).
         ("tokens", "access_expires_at < ?"

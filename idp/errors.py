@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 #: The endpoints apps call (JSON answers); every other one is a page people see.
 API_BLUEPRINTS = ("latchkey.token", "latchkey.userinfo", "latchkey.wellknown")
-API_PATH_ENDS = ("/token", "/userinfo", "/revoke", "/introspect", ".json", "/openid-configuration")
+API_PATH_ENDS = ("/token", "/userinfo", "/revoke", "/introspect", ".json", "/openid-configuration",
+                 "/device_authorization")
 
 
 def wants_json():
@@ -58,12 +59,14 @@ def _api_error(error, description, status, headers=None):
 
 #: Protocol endpoints, whose parameters are checked for their character set before anything else.
 PROTOCOL_ENDPOINTS = ("latchkey.authorize.authorize", "latchkey.token.token", "latchkey.token.revoke",
-                      "latchkey.token.introspect", "latchkey.pages.logout")
+                      "latchkey.token.introspect", "latchkey.pages.logout", "latchkey.token.device_authorization")
 #: RFC 6749 Appendix A (and RFC 7636 §4.1, RFC 7009 §2.1): these are printable ASCII (VSCHAR).
 VSCHAR_PARAMS = {"client_id", "client_secret", "response_type", "scope", "state", "redirect_uri", "code",
                  "grant_type", "code_verifier", "code_challenge", "code_challenge_method", "refresh_token",
                  "token", "token_type_hint", "response_mode", "prompt", "max_age", "id_token_hint",
-                 "post_logout_redirect_uri"}
+                 "post_logout_redirect_uri",
+                 # RFC 8628 §3.4, RFC 7523 §2.2, RFC 8707 §2 (a URI)
+                 "device_code", "client_assertion", "client_assertion_type", "resource"}
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NOT_VSCHAR = re.compile(r"[^\x20-\x7e]")
 
@@ -104,10 +107,16 @@ def security_headers(response):
     """Every page and answer of Latchkey: no framing, no sniffing, no referrer, nothing from elsewhere.
     (Registered on the blueprint and, standalone, on the app too: the second call finds them set.)"""
     if "X-Frame-Options" not in response.headers:
-        response.headers.extend(SECURITY_HEADERS)
+        csp = CSP
         if origins := g.get("latchkey_img_origins"):
             # The page shows an app's logo_uri (branding.app_logo): that origin, for this response only.
-            response.headers["Content-Security-Policy"] = f"{CSP}; img-src 'self' {' '.join(sorted(origins))}"
+            csp += f"; img-src 'self' {' '.join(sorted(origins))}"
+        if origins := g.get("latchkey_frame_origins"):
+            # The signed-out page's front-channel logout frames (frontchannel_logout.py): exactly their origins.
+            csp += f"; frame-src {' '.join(sorted(origins))}"
+        # One extend, not a set per header: these run on every answer (README, Performance).
+        response.headers.extend(SECURITY_HEADERS if csp is CSP else [("Content-Security-Policy", csp),
+                                                                     *SECURITY_HEADERS[1:]])
     if response.mimetype == "text/html":
         # A page may show account details and carries CSRF tokens: no copy stays in a shared
         # computer's cache or in a proxy (RFC 9111 §5.2.2.5).

@@ -20,7 +20,7 @@ DATA_KEY_FILE = "data_key"
 def _create_private(path, data):
     """Create `path` holding `data`, mode 0600 (never readable by others, even for a moment).
 
-    Written to a temporary name, then linked into place: gunicorn's workers start together on a
+    Written to a temporary name, then linked into place: the server's workers start together on a
     first start, and none of them may read a half-written file. Raises FileExistsError when
     another worker's file got there first."""
     folder = os.path.dirname(path)

@@ -1,9 +1,9 @@
-"""The Authlib authorization server and every Authlib subclass Latchkey needs. Protocol rules
+"""The Authlib authorization server and its grants and token endpoints (ID tokens: id_tokens.py; logout:
+end_session.py; userinfo: views/userinfo.py). Protocol rules
 live in Authlib; the subclasses here supply storage, users, clients and keys, and tighten the
 defaults where the specs ask for more."""
 
 import secrets
-import time
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.base import OAuth2Error
@@ -11,20 +11,20 @@ from authlib.oauth2.rfc6749 import InvalidClientError, InvalidGrantError, Invali
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
-from authlib.oidc.core import OpenIDCode, OpenIDToken, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
-from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
-from joserfc import jwt
-from joserfc.errors import JoseError
 
-from . import audit, bearer, client_auth, sessions, settings, tokens
-from .claims import user_info
+from . import apis, audit, bearer, client_auth, client_credentials, settings, tokens
 from .db import transaction
-from .signin.steps import acr
+from .device_authorization import DeviceAuthorization, DeviceCodeGrant, IdTokenForDevice
+from .end_session import EndSession
+from .id_tokens import IdTokenForCode, IdTokenForRefresh
+from .jwt_access_tokens import JwtAccessTokens
+from .private_key_jwt import PrivateKeyJwt
 from .users import active, get_user
 
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+#: private_key_jwt last: an app authenticating otherwise never pays for it.
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none", "private_key_jwt"]
 
 
 def describe(text):
@@ -58,6 +58,9 @@ class Server(AuthorizationServer):
         basic = scheme.lower() == "basic"
         if basic and "client_secret" in request.form:
             raise InvalidRequestError("Send the client credentials one way only: Basic or the body.")
+        assertion = "client_assertion" in request.form or "client_assertion_type" in request.form
+        if assertion and (basic or "client_secret" in request.form):
+            raise InvalidRequestError("Send the client credentials one way only: a client assertion or a secret.")
         parsed = client_auth.basic_credentials(credentials) if basic else None
         if basic and parsed is None:
             raise InvalidClientError(status_code=401, description="Malformed Basic credentials.")
@@ -65,7 +68,8 @@ class Server(AuthorizationServer):
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError:
             # For the admin: which app, which method it tried, which one it is registered for.
-            tried = "client_secret_basic" if basic else "client_secret_post" if "client_secret" in request.form else "none"
+            tried = ("client_secret_basic" if basic else "client_secret_post" if "client_secret" in request.form
+                     else "private_key_jwt" if assertion else "none")
             client_id = parsed[0] if parsed else request.form.get("client_id")
             client = query_client(client_id)
             audit.event("client_auth_failed", client=client_id, tried=tried, endpoint=endpoint,
@@ -138,75 +142,19 @@ class AuthorizationRequestRules:
         max_age = payload.data.get("max_age")
         if max_age is not None and not (max_age.isdigit() and len(max_age) < 10):
             raise InvalidRequestError("max_age must be a number of seconds.")
+        if "resource" in payload.data:  # RFC 8707 §2: an API this app may use (apis.py), or invalid_target
+            apis.check_resource(grant.request.client, payload.data["resource"])
 
 
-def id_token_hint_claims(token):
-    """The claims of an ID token this provider issued (expired ones too: a hint names a person,
-    it grants nothing), or None for anything else."""
-    try:
-        decoded = jwt.decode(token, current_app.extensions["latchkey_key"], algorithms=["RS256"])
-    except (JoseError, ValueError, TypeError):
-        return None
-    claims = decoded.claims
-    if claims.get("iss") != settings.current()["ISSUER"] or not isinstance(claims.get("sub"), str):
-        return None
-    return claims
-
-
-class IdTokenMixin:
-    """Signing and claims of the ID token, shared by the code and refresh grants."""
-
-    def resolve_client_private_key(self, client):
-        return current_app.extensions["latchkey_key"]
-
-    def get_client_algorithm(self, client):
-        return "RS256"
-
-    def get_encode_header(self, client):
-        return {"alg": "RS256", "kid": current_app.extensions["latchkey_key"].kid}
-
-    def get_client_claims(self, client):
-        now = int(time.time())  # one clock reading for both: exp - iat is exactly the lifetime
-        return {
-            "iss": settings.current()["ISSUER"],
-            "aud": client.client_id,
-            "iat": now,
-            "exp": now + client.id_token_ttl,
-        }
-
-    def generate_user_info(self, user, scope):
-        return user_info(user, scope, settings.current()["DEFAULT_LOCALE"])
-
-    def encode_id_token(self, token, request):
-        # id_token_claims = false: the ID token carries only `sub`; the rest is at userinfo.
-        if not request.client.id_token_claims:
-            token = {**token, "scope": "openid"}
-        return super().encode_id_token(token, request)
-
-
-class IdTokenForCode(IdTokenMixin, OpenIDCode):
-    def exists_nonce(self, nonce, request):
-        return tokens.nonce_used(request.client.client_id, nonce)
-
-
-class IdTokenForRefresh(IdTokenMixin, OpenIDToken):
-    def get_compatible_claims(self, request):
-        claims = super().get_compatible_claims(request)
-        # OIDC Core §12.2: a refreshed ID token keeps the original auth_time, and no nonce.
-        claims["auth_time"] = request.refresh_token.auth_time
-        claims["amr"] = request.refresh_token.amr  # RFC 8176: still the original sign-in's methods
-        claims["acr"] = acr(request.refresh_token.amr)
-        return claims
-
-
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class AuthorizationCodeGrant(JwtAccessTokens, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def generate_authorization_code(self):
         return secrets.token_urlsafe(32)  # 256 bits, like the tokens
 
     def save_authorization_code(self, code, request):
-        tokens.save_code(code, request, auth_time=request.user.auth_time, amr=request.user.amr)
+        tokens.save_code(code, request, auth_time=request.user.auth_time, amr=request.user.amr,
+                         sid=getattr(request.user, "oidc_sid", None))
 
     def query_authorization_code(self, code, client):
         return tokens.find_code(code, client.client_id)
@@ -224,6 +172,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
 
     def create_token_response(self):
         code = self.request.authorization_code
+        self.select_api(code.get_scope(), code.row["resource"])  # RFC 8707, RFC 9068 (jwt_access_tokens.py)
         # One transaction for the claim and the tokens (see RefreshTokenGrant.create_token_response).
         with transaction():
             if tokens.claim_code(code):
@@ -233,7 +182,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         raise InvalidGrantError("The authorization code was already used.")
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(JwtAccessTokens, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
@@ -246,6 +195,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             # one too (say, the thief who retried first within the grace): end the whole grant.
             tokens.revoke_grant(token.grant_id, "revoked refresh token presented")
             return None
+        if tokens.ended_with_session(token, self.request.client):
+            return None  # refresh_token_lifetime = "session", and that session is over
         return token
 
     def authenticate_user(self, refresh_token):
@@ -259,6 +210,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
     def create_token_response(self):
         token = self.request.refresh_token
+        # The API of the new access token: as asked (RFC 8707 §2.2), else the one of the last token.
+        self.select_api(self.request.payload.scope or token.get_scope(), default=token.audience)
         # One transaction for the claim and the new tokens: a request that loses the race sees
         # both or neither, so its revocation below catches the winner's tokens too.
         with transaction():
@@ -283,10 +236,12 @@ class Revocation(RevocationEndpoint):
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def query_token(self, token_string, token_type_hint):
-        return tokens.find_token(token_string, token_type_hint)
+        return tokens.find_token(token_string, token_type_hint) or client_credentials.find(token_string)
 
     def revoke_token(self, token, request):
-        if token.kind == "refresh_token":
+        if isinstance(token, client_credentials.ClientToken):
+            token.revoke()
+        elif token.kind == "refresh_token":
             # RFC 7009 §2.1: revoking a refresh token also kills the access tokens of its grant.
             tokens.revoke_grant(token.grant_id, "refresh token revoked by the client")
         else:
@@ -296,17 +251,21 @@ class Revocation(RevocationEndpoint):
 class Introspection(IntrospectionEndpoint):
     """RFC 7662. Only an authenticated (confidential) client may ask, about its own tokens."""
 
-    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
     def query_token(self, token_string, token_type_hint):
-        return tokens.find_token(token_string, token_type_hint)
+        return tokens.find_token(token_string, token_type_hint) or client_credentials.find(token_string)
 
     def check_permission(self, token, client, request):
         # RFC 7662 §4: a client learns nothing about another client's tokens.
         return token.client_id == client.client_id
 
     def introspect_token(self, token):
+        if isinstance(token, client_credentials.ClientToken):
+            return token.introspection()  # no person behind it
         if query_user(token.username) is None:
+            return {"active": False}
+        if token.kind == "refresh_token" and tokens.ended_with_session(token, token.get_client()):
             return {"active": False}
         return {
             "active": True,
@@ -320,49 +279,14 @@ class Introspection(IntrospectionEndpoint):
             "amr": token.amr,
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
             "iss": settings.current()["ISSUER"],
+            # A JWT access token's API (RFC 9068 §2.2); an opaque token is for Latchkey itself.
+            **({"aud": token.audience} if token.audience and token.kind == "access_token" else {}),
         }
-
-
-class EndSession(EndSessionEndpoint):
-    """OpenID Connect RP-Initiated Logout 1.0: Authlib checks the hint's signature (expired hints
-    are accepted, §2), the client_id against its audience and the redirect URI, string for string."""
-
-    def get_server_jwks(self):
-        from .keys import public_jwks
-
-        return public_jwks(current_app.extensions["latchkey_key"])
-
-    def get_algorithms(self):
-        return ["RS256"]  # never "none", never a symmetric algorithm
-
-    def _validate_id_token_hint(self, id_token_hint):
-        # Authlib catches only JoseError, but joserfc raises TypeError on a header such as
-        # {"crit": 1}: a hint that cannot be read is an invalid request (§4), never a 500.
-        try:
-            return super()._validate_id_token_hint(id_token_hint)
-        except (TypeError, ValueError) as e:
-            raise InvalidRequestError("The id_token_hint cannot be read.") from e
-
-    def _is_valid_post_logout_redirect_uri(self, client, post_logout_redirect_uri):
-        # Authlib's own check is a plain `in`; ours is the one rule of redirect_uris.py (a native
-        # app's loopback port may differ, as for its redirect URIs).
-        return client.check_post_logout_redirect_uri(post_logout_redirect_uri)
-
-    def end_session(self, end_session_request):
-        sessions.end()
 
 
 def query_user(username):
     """The user, or None when removed or disabled."""
     return active(get_user(username))
-
-
-class UserInfo(UserInfoEndpoint):
-    def get_issuer(self):
-        return settings.current()["ISSUER"]
-
-    def generate_user_info(self, user, scope):
-        return user_info(user, scope, settings.current()["DEFAULT_LOCALE"])
 
 
 def create_server(app):
@@ -376,9 +300,15 @@ def create_server(app):
         [AuthorizationRequestRules(), S256CodeChallenge(required=True), IdTokenForCode()],
     )
     server.register_grant(RefreshTokenGrant, [IdTokenForRefresh()])
+    # Machines and devices: client_credentials.py, device_authorization.py, private_key_jwt.py.
+    server.register_client_auth_method("private_key_jwt", PrivateKeyJwt())
+    server.register_grant(client_credentials.ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant, [IdTokenForDevice()])
+    server.register_endpoint(DeviceAuthorization)
+    # The userinfo view asks the protector itself (views/userinfo.py says why not UserInfoEndpoint).
     protector = bearer.BearerProtector()
     protector.register_token_validator(bearer.AccessTokenValidator(realm="Latchkey"))
-    server.register_endpoint(UserInfo(resource_protector=protector))
+    app.extensions["latchkey_protector"] = protector
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
     server.register_endpoint(EndSession)

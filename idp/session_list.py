@@ -7,6 +7,9 @@ username together, so somebody else's handle, or one whose session has ended, en
 import time
 from datetime import UTC, datetime
 
+from flask import current_app
+
+from . import signout
 from .db import get_db, secret_hash
 from .sessions import LAST_SEEN_EVERY
 
@@ -54,13 +57,22 @@ def _iso(then):
 
 def listed(signed_in):
     """The live sessions of the person `signed_in`, this browser's first, then the most recently seen."""
+    return listed_for(signed_in.user.username, secret_hash(signed_in.sid))
+
+
+def listed_for(username, this_id_hash=None):
+    """The live sessions of `username` (the account page's list, and `flask user show`'s): the one
+    whose id hash is `this_id_hash` first, then the most recently seen. `apps`: the names of the apps
+    each one signed in to, which hear of it when it ends."""
     now = int(time.time())
-    rows = get_db().execute(
-        "SELECT handle, user_agent, address, auth_time, last_seen_at, amr, id_hash = ? AS this FROM sessions"
+    db = get_db()
+    rows = db.execute(
+        "SELECT handle, user_agent, address, auth_time, last_seen_at, amr, sid, id_hash IS ? AS this FROM sessions"
         " WHERE username = ? AND expires_at > ?"
         " ORDER BY this DESC, COALESCE(last_seen_at, auth_time) DESC, auth_time DESC",
-        (secret_hash(signed_in.sid), signed_in.user.username, now),
+        (this_id_hash, username, now),
     ).fetchall()
+    registry = current_app.extensions["latchkey_clients"]
     listing = []
     for row in rows:
         last_seen = row["last_seen_at"] or row["auth_time"]
@@ -72,6 +84,8 @@ def listed(signed_in):
             "this": bool(row["this"]),
             "signed_in": ago(row["auth_time"], now), "signed_in_iso": _iso(row["auth_time"]),
             "last_seen": seen(last_seen, now), "last_seen_iso": _iso(last_seen),
+            "apps": [getattr(registry.get(r[0]), "client_name", r[0]) for r in db.execute(
+                "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id", (row["sid"],))],
         })
     return listing
 
@@ -79,7 +93,5 @@ def listed(signed_in):
 def end(username, handle):
     """End the live session of `username` named `handle`; False when there is none (it has ended
     already, or the handle is not one of theirs)."""
-    return get_db().execute(
-        "DELETE FROM sessions WHERE handle = ? AND username = ? AND expires_at > ?",
-        (handle, username, int(time.time())),
-    ).rowcount == 1
+    return len(signout.end_where("handle = ? AND username = ? AND expires_at > ?",
+                                 (handle, username, int(time.time())), "ended_from_account_page")) == 1

@@ -13,7 +13,7 @@ import flask_login
 from flask import request, session
 from flask.sessions import SessionInterface
 
-from . import browsers, settings
+from . import browsers, settings, signout
 from .db import get_db, secret_hash
 from .users import active, get_user
 
@@ -32,9 +32,12 @@ ADDRESS_MAX = 64
 class SignedIn(flask_login.UserMixin):
     """The person behind the current browser session."""
 
-    def __init__(self, sid, user, auth_time, amr=("pwd",), handle=None):
-        self.sid = sid
+    def __init__(self, sid, user, auth_time, amr=("pwd",), handle=None, oidc_sid=None):
+        self.sid = sid  # the session id: the cookie's secret
         self.handle = handle  # the session's public name on the account page (not its id)
+        # The `sid` claim of its ID tokens and logout notices (Front-Channel Logout §3): public, random,
+        # unrelated to the session id; codes and tokens of the session carry it (user.oidc_sid).
+        self.oidc_sid = user.oidc_sid = oidc_sid
         # RFC 8176: how this session's sign-in was made; codes and tokens of the session carry it.
         self.amr = user.amr = list(amr)
         self.fresh_request = None  # see mark_fresh_sign_in
@@ -49,7 +52,7 @@ class SignedIn(flask_login.UserMixin):
 def _load(sid):
     now = int(time.time())
     row = get_db().execute(
-        "SELECT username, auth_time, fresh_request, amr, handle, last_seen_at FROM sessions"
+        "SELECT username, auth_time, fresh_request, amr, handle, last_seen_at, sid FROM sessions"
         " WHERE id_hash = ? AND expires_at > ?",
         (secret_hash(sid), now),
     ).fetchone()
@@ -58,7 +61,7 @@ def _load(sid):
     user = active(get_user(row["username"]))
     if user is None:
         return None
-    signed_in = SignedIn(sid, user, row["auth_time"], row["amr"].split(), row["handle"])
+    signed_in = SignedIn(sid, user, row["auth_time"], row["amr"].split(), row["handle"], row["sid"])
     signed_in.fresh_request = row["fresh_request"]
     if (row["last_seen_at"] or 0) <= now - LAST_SEEN_EVERY:
         _seen(sid, now)
@@ -80,36 +83,50 @@ def sign_in(user, amr=("pwd",)):
     """Start a new session for `user`, signed in by the methods `amr` (RFC 8176); the old cookie's
     contents are dropped (new session id). The browser (a short summary of its User-Agent) and the
     address are kept for the account page's list of sessions, which names the session by a random
-    handle of its own."""
-    end()
+    handle of its own. The same person signing in again in this browser (prompt=login, max_age, a
+    step up) keeps the session's `sid`, so the apps it signed in to stay its apps; anyone else ends
+    the old session first, with everything that sets off (signout.py)."""
+    previous = current()
+    oidc_sid = previous.oidc_sid if previous is not None and previous.user.username == user.username else None
+    if oidc_sid is not None:
+        get_db().execute("DELETE FROM sessions WHERE id_hash = ?", (secret_hash(previous.sid),))
+        flask_login.logout_user()
+    else:
+        end("another_sign_in")
+        oidc_sid = secrets.token_hex(16)
     session.clear()
     now = int(time.time())
     sid, handle = secrets.token_urlsafe(32), secrets.token_hex(16)
     get_db().execute(
         "INSERT INTO sessions (id_hash, username, auth_time, expires_at, amr, handle, user_agent, address,"
-        " last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " last_seen_at, sid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (secret_hash(sid), user.username, now, now + settings.current()["SESSION_TTL"], " ".join(amr), handle,
          browsers.describe(request.headers.get("User-Agent")), (request.remote_addr or "")[:ADDRESS_MAX] or None,
-         now),
+         now, oidc_sid),
     )
     session.permanent = True
-    flask_login.login_user(SignedIn(sid, user, now, amr, handle))
+    flask_login.login_user(SignedIn(sid, user, now, amr, handle, oidc_sid))
 
 
-def end():
-    """End the current browser session, if any."""
+def end(reason="signed_out"):
+    """End the current browser session, if any; return it (signout.Ended) or None."""
     signed_in = flask_login.current_user
+    ended = []
     if signed_in.is_authenticated:
-        get_db().execute("DELETE FROM sessions WHERE id_hash = ?", (secret_hash(signed_in.sid),))
+        ended = signout.end_where("id_hash = ?", (secret_hash(signed_in.sid),), reason)
     flask_login.logout_user()
     session.clear()
+    return ended[0] if ended else None
 
 
-def end_all(username):
-    """End every browser session of `username`, this one included."""
-    get_db().execute("DELETE FROM sessions WHERE username = ?", (username,))
+def end_all(username, reason="signed_out_everywhere"):
+    """End every browser session of `username`, this one included; return this browser's (or None)."""
+    signed_in = current()
+    this = signed_in.oidc_sid if signed_in is not None else None
+    ended = signout.end_where("username = ?", (username,), reason)
     flask_login.logout_user()
     session.clear()
+    return next((e for e in ended if this is not None and e.sid == this), None)
 
 
 def current():

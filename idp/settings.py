@@ -6,6 +6,8 @@ import re
 import tomllib
 from urllib.parse import urlsplit
 
+from flask import current_app
+
 DAY = 24 * 3600
 
 #: Every setting, with its default. The type of the default is the type of the setting.
@@ -51,6 +53,10 @@ DEFAULTS = {
     "REQUIRE_MFA": False,
     # After a password sign-in, a person without a passkey is offered to add one before going on.
     "OFFER_PASSKEY": False,
+    # Device authorization (RFC 8628): how long a device code and its user code live (s), and the
+    # poll interval a device is told to keep (s); polling faster answers slow_down.
+    "DEVICE_CODE_TTL": 600,
+    "DEVICE_POLL_INTERVAL": 5,
     # Mail, optional (mail.py): with SMTP_HOST set, invitation and recovery links can be mailed and
     # the login page offers "Forgot your password?". SMTP_SECURITY: starttls, tls or none.
     # SMTP_PASSWORD is read from the environment only (IDP_SMTP_PASSWORD), never from a file.
@@ -119,6 +125,11 @@ def load(environ=None, overrides=None):
             if name not in DEFAULTS:
                 raise _unknown(name, config_file)
             settings[name] = _coerce(name, value, config_file)
+        # A file named in config.toml is found beside it, whatever the working folder: server and
+        # CLI agree with nothing more than IDP_INSTANCE_PATH (README, Running it for real).
+        for name in ("CLIENTS_FILE", "DATABASE"):
+            if name in data and settings[name]:
+                settings[name] = os.path.join(os.path.dirname(os.path.abspath(config_file)), settings[name])
     for name, value in env.items():
         settings[name] = _coerce(name, value, "environment variable IDP_" + name)
     _check_mail(settings, config_file, env)
@@ -151,8 +162,6 @@ def _check_mail(settings, config_file, env):
 
 def current():
     """The settings of the Latchkey serving the current request."""
-    from flask import current_app
-
     return current_app.extensions["latchkey_settings"]
 
 

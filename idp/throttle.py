@@ -9,7 +9,10 @@ The keys a password check counts under:
   sign-in (OWASP's "device cookies"): failures from elsewhere never hold up that browser;
 - `user:<username>` otherwise, so a person's unknown browsers slow down once someone guesses.
 An app's failed client authentications count under `client:<client_id>`. Requests for a recovery
-mail count under `mail-addr:<address>` and `mail-user:<username>` and are never taken back."""
+mail count under `mail-addr:<address>` and `mail-user:<username>` and are never taken back. Device
+user codes typed at /activate count under `usercode-user:<username>` and `usercode-addr:<address>`
+(RFC 8628 §5.1); a right code takes back its own attempt only, so a person's own device cannot wipe
+out earlier wrong guesses."""
 
 import math
 import time
@@ -27,6 +30,10 @@ CLIENT_MAX_DELAY = 60
 #: that, an hour's wait.
 MAIL_LIMITS = {"mail-addr:": 10, "mail-user:": 3}
 MAIL_WAIT = 3600
+#: Device user codes (/activate): wrong codes per person and per address before waits of 1, 2, 4, …
+#: seconds, at most USER_CODE_MAX_DELAY (a user code lives minutes; ~35 bits need millions of tries).
+USER_CODE_LIMITS = {"usercode-user:": 5, "usercode-addr:": 20}
+USER_CODE_MAX_DELAY = 300
 
 
 def password_keys(username, address, device=None):
@@ -48,6 +55,11 @@ def code_keys(username, device=None):
     return [f"otp-device:{device}"] if device else [f"otp:{username.lower()}"]
 
 
+def user_code_keys(username, address):
+    """The throttle keys of a user code typed at /activate: the signed-in person and the address."""
+    return [f"usercode-user:{username}", f"usercode-addr:{address}"]
+
+
 def client_keys(client_id, address):
     """Failed client authentications per app *and* address: an app's id is public, so a count per
     app alone would let anyone keep the real app out."""
@@ -61,6 +73,9 @@ def _limit(key):
             return limit, MAIL_WAIT
     if key.startswith("client:"):
         return CLIENT_LIMIT, CLIENT_MAX_DELAY
+    for prefix, limit in USER_CODE_LIMITS.items():
+        if key.startswith(prefix):
+            return limit, USER_CODE_MAX_DELAY
     if key.startswith("addr:"):
         return config["LOGIN_ADDRESS_LIMIT"], config["LOGIN_MAX_DELAY"]
     return config["LOGIN_USER_LIMIT"], config["LOGIN_MAX_DELAY"]
@@ -123,7 +138,7 @@ def record_success(keys):
     address's count of this attempt (an address may hold many people)."""
     db = get_db()
     for key in keys:
-        if not key.startswith("addr:"):
+        if not key.startswith(("addr:", "usercode-")):
             db.execute("DELETE FROM login_failures WHERE key = ?", (key,))
             continue
         limit, _ = _limit(key)

@@ -49,21 +49,28 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return self.row["amr"].split()
 
 
-def save_code(code, request, auth_time, amr, now=None):
-    """Store a new authorization code (hash only), bound to client, redirect URI and PKCE challenge."""
+def save_code(code, request, auth_time, amr, sid=None, now=None):
+    """Store a new authorization code (hash only), bound to client, redirect URI and PKCE challenge,
+    and to the browser session `sid` it came from; the app becomes one of that session's apps (told
+    when it ends: Back-Channel Logout §2.3)."""
     now = int(now or time.time())
     data = request.payload.data
-    get_db().execute(
+    db = get_db()
+    db.execute(
         "INSERT INTO authorization_codes (code_hash, client_id, username, redirect_uri, scope,"
-        " nonce, code_challenge, code_challenge_method, auth_time, grant_id, expires_at, amr)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " nonce, code_challenge, code_challenge_method, auth_time, grant_id, expires_at, amr, sid, resource)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             secret_hash(code), request.client.client_id, request.user.username,
             request.payload.redirect_uri, request.scope, data.get("nonce"),
             data.get("code_challenge"), data.get("code_challenge_method"),
-            auth_time, new_grant_id(), now + settings.current()["AUTH_CODE_TTL"], " ".join(amr),
+            auth_time, new_grant_id(), now + settings.current()["AUTH_CODE_TTL"], " ".join(amr), sid,
+            data.get("resource"),  # RFC 8707 §2.1, checked by oauth.AuthorizationRequestRules
         ),
     )
+    if sid is not None:
+        db.execute("INSERT OR IGNORE INTO session_clients (sid, client_id) VALUES (?, ?)",
+                   (sid, request.client.client_id))
 
 
 def find_code(code, client_id):
@@ -107,6 +114,8 @@ class Token(TokenMixin):
         self.grant_scope = row["grant_scope"]
         self.auth_time = row["auth_time"]
         self.amr = row["amr"].split()
+        self.sid = row["sid"]  # the browser session of the sign-in (None before schema version 5)
+        self.audience = row["audience"]  # the API of a JWT access token (jwt_access_tokens.py); None: opaque
 
     def check_client(self, client):
         return self.client_id == client.client_id
@@ -145,23 +154,25 @@ def save_token(token, request, now=None):
     if request.authorization_code:
         code = request.authorization_code
         grant_id, auth_time, grant_scope = code.row["grant_id"], code.get_auth_time(), code.get_scope()
-        amr = code.get_amr()
+        amr, sid = code.get_amr(), code.row["sid"]
         parent_id = None
     else:
         parent = request.refresh_token
         grant_id, auth_time, grant_scope = parent.grant_id, parent.auth_time, parent.grant_scope
-        amr = parent.amr
+        amr, sid = parent.amr, parent.sid  # a rotated refresh token stays in its session
         parent_id = parent.id
     refresh = token.get("refresh_token")
+    api = getattr(request, "api", None)  # a JWT access token's API (jwt_access_tokens.py)
     get_db().execute(
         "INSERT INTO tokens (grant_id, parent_id, client_id, username, scope, grant_scope, access_hash,"
-        " access_expires_at, refresh_hash, refresh_expires_at, issued_at, auth_time, amr)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " access_expires_at, refresh_hash, refresh_expires_at, issued_at, auth_time, amr, sid, audience)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             grant_id, parent_id, request.client.client_id, request.user.username, token["scope"],
             grant_scope, secret_hash(token["access_token"]), now + token["expires_in"],
             secret_hash(refresh) if refresh else None,
-            now + request.client.refresh_token_ttl if refresh else None, now, auth_time, " ".join(amr),
+            now + request.client.refresh_token_ttl if refresh else None, now, auth_time, " ".join(amr), sid,
+            api.audience if api else None,
         ),
     )
     audit.event(
@@ -191,6 +202,16 @@ def find_access_token(value):
 def find_refresh_token(value):
     row = get_db().execute("SELECT * FROM tokens WHERE refresh_hash = ?", (secret_hash(value),)).fetchone()
     return Token(row, as_refresh=True) if row else None
+
+
+def ended_with_session(token, client):
+    """True when `client` keeps refresh tokens only as long as their session (refresh_token_lifetime =
+    "session") and the session of `token` has ended, by sign-out (signout.py revokes them then) or
+    by expiry. Tokens from before sessions were recorded (no sid) keep working."""
+    if client.refresh_token_lifetime != "session" or token.sid is None:
+        return False
+    return get_db().execute("SELECT 1 FROM sessions WHERE sid = ? AND expires_at > ?",
+                            (token.sid, int(time.time()))).fetchone() is None
 
 
 def claim_rotation(token):

@@ -7,7 +7,7 @@ import time
 from argon2.exceptions import InvalidHashError
 from flask import current_app
 
-from . import links, passwords
+from . import links, passwords, signout
 from .db import get_db, transaction
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ def set_password(username, password, keep_session=None, claim=None):
             "UPDATE users SET password_hash = ?, invited = 0, updated_at = ? WHERE username = ?",
             (password_hash, int(time.time()), username),
         )
-        end_everything(db, username, keep_session)
+        end_everything(db, username, keep_session, reason="password_changed")
         links.void(username)  # a new password, however set, makes every older link void
     return True
 
@@ -215,7 +215,7 @@ def set_disabled(username, disabled):
     with transaction() as db:
         db.execute("UPDATE users SET disabled = ? WHERE username = ?", (int(disabled), username))
         if disabled:
-            end_everything(db, username)
+            end_everything(db, username, reason="user_disabled")
             links.void(username)
 
 
@@ -224,20 +224,22 @@ def remove_user(username):
     retired, unless they never joined: then no app has seen it."""
     user = _require(username)
     with transaction() as db:
+        end_sessions(db, username, reason="user_removed")  # the apps hear of it (signout.py)
         db.execute("DELETE FROM users WHERE username = ?", (username,))
         if not user.invited:
             db.execute("INSERT INTO removed_usernames (username, removed_at) VALUES (?, ?)",
                        (username, int(time.time())))
 
 
-def end_sessions(db, username, keep_session=None):
-    """End every browser session of `username` but `keep_session` (a session id hash, or None)."""
-    db.execute("DELETE FROM sessions WHERE username = ? AND id_hash IS NOT ?", (username, keep_session))
+def end_sessions(db, username, keep_session=None, reason="sessions_ended"):
+    """End every browser session of `username` but `keep_session` (a session id hash, or None), in the
+    transaction `db`; the apps of those sessions are told (signout.py)."""
+    signout.end_where("username = ? AND id_hash IS NOT ?", (username, keep_session), reason)
 
 
-def end_everything(db, username, keep_session=None):
+def end_everything(db, username, keep_session=None, reason="sessions_ended"):
     """End every browser session (but `keep_session`) and revoke every token of `username`."""
-    end_sessions(db, username, keep_session)
+    end_sessions(db, username, keep_session, reason)
     db.execute(
         "UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
         (int(time.time()), username),

@@ -1,5 +1,5 @@
 """Test helpers and fixtures: a fresh Latchkey per test (temp instance folder, its own clients.toml,
-cheap argon2), a signed-in browser, PKCE, and the real server under gunicorn."""
+cheap argon2), a signed-in browser, PKCE, and the real server under granian (or gunicorn)."""
 
 import base64
 import hashlib
@@ -265,16 +265,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def server_command(server, port, workers, app, chdir):
+    """The production server's command line, as the README starts it: granian's WSGI interface
+    (one blocking thread per worker), or gunicorn, the documented alternative."""
+    import sys
+
+    from idp.serve import granian_command
+
+    if server == "granian":
+        return granian_command("127.0.0.1", port, workers, target=app)
+    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+            "--chdir", chdir, app]
+
+
 class LiveServer:
-    """Latchkey under gunicorn in a subprocess, on a free loopback port, with its own instance.
-    It listens on 127.0.0.1; `host="localhost"` makes the issuer (and `url`) say localhost, which
-    reaches it too and, unlike an IP address, may have passkeys."""
+    """Latchkey under granian (or `server="gunicorn"`) in a subprocess, on a free loopback port, with
+    its own instance. It listens on 127.0.0.1; `host="localhost"` makes the issuer (and `url`) say
+    localhost, which reaches it too and, unlike an IP address, may have passkeys."""
 
     def __init__(self, tmp_path, clients_text=CLIENTS, workers=4, app="app:app", chdir=ROOT, prefix="", settings=None,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", server="granian"):
         import os
         import subprocess
-        import sys
 
         self.port = free_port()
         self.url = f"http://{host}:{self.port}{prefix}"
@@ -285,9 +297,8 @@ class LiveServer:
                     **{f"IDP_{k}": str(v) for k, v in {**FAST_ARGON2, **(settings or {})}.items()}}
         self.log = open(tmp_path / "server.log", "w+")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{self.port}",
-             "--chdir", chdir, app],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            server_command(server, self.port, workers, app, chdir),
+            cwd=chdir, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         try:
             self._wait()
@@ -333,8 +344,9 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path):
-    server = LiveServer(tmp_path)
+def live_server(request, tmp_path):
+    """A LiveServer with alice in it; under granian, or the server named by indirect parametrization."""
+    server = LiveServer(tmp_path, server=getattr(request, "param", "granian"))
     result = server.flask("user", "add", "alice", "--email", "alice@example.org", "--name", "Alice Liddell",
                           "--group", "staff", "--password-stdin", input=PASSWORD + "\n")
     assert result.returncode == 0, result.stderr

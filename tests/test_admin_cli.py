@@ -82,6 +82,12 @@ def test_group_list_shows_groups_and_members(app, alice):
 
 
 def _flask(tmp_path, clients_text, *args, input=None):
+    if not (tmp_path / "instance").exists():  # a server's first start makes it; the commands refuse to
+        from idp import create_app
+
+        (tmp_path / "first-start-clients.toml").write_text(CLIENTS)
+        create_app({"ISSUER": "http://localhost", "INSTANCE_PATH": str(tmp_path / "instance"),
+                    "CLIENTS_FILE": str(tmp_path / "first-start-clients.toml")})
     clients = tmp_path / "clients.toml"
     clients.write_text(clients_text)
     env = {**os.environ, "IDP_ISSUER": "http://localhost", "IDP_INSTANCE_PATH": str(tmp_path / "instance"),

@@ -16,7 +16,7 @@ def test_the_benchmark_runs_and_reports_every_row(tmp_path):
     report = (tmp_path / "results.md").read_text()
     for clients in (1, 4):
         for row in ("sign-in", "sign-in less argon2", "refresh", "userinfo", "discovery", "jwks",
-                    "gunicorn alone: an empty WSGI app"):
+                    "empty WSGI app (the server's floor)"):
             assert f"| {row} | {clients} |" in report
     for part in ("Cold start to the first discovery answer", "Resident memory per Latchkey worker",
                  "Large database", "| userinfo |"):

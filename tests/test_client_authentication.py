@@ -176,7 +176,7 @@ def test_wrong_secrets_from_one_address_never_keep_the_real_app_out(client):
 
 
 def test_parallel_right_secrets_on_cold_workers_all_authenticate(tmp_path):
-    """Eight token requests with the right argon2-checked secret at once, on four fresh gunicorn
+    """Eight token requests with the right argon2-checked secret at once, on four fresh granian
     workers: none is refused by the throttle (failures are counted after the check)."""
     import threading
 

@@ -42,7 +42,7 @@ def problems(tmp_path, text):
         (GOOD.replace("https://a.example/cb", "https://*.example/cb"), "F:3: 'https://*.example/cb': wildcards are not allowed"),
         (GOOD.replace("https://a.example/cb", "https://a.example/cb#x"), "F:3: 'https://a.example/cb#x': a fragment is not allowed"),
         (GOOD.replace("https://a.example/cb", "javascript:alert(1)"), "F:3: 'javascript:alert(1)': must be https"),
-        (GOOD.replace('"none"', '"private_key_jwt"'), "F:4: unknown token_endpoint_auth_method 'private_key_jwt'"),
+        (GOOD.replace('"none"', '"client_secret_jwt"'), "F:4: unknown token_endpoint_auth_method 'client_secret_jwt'"),
         (GOOD + 'client_secret = "x"\n', "F:4: a public client (token_endpoint_auth_method = \"none\") must not have a secret"),
         (GOOD.replace('"none"', '"client_secret_basic"'), "F:4: a confidential client (client_secret_basic) needs client_secret_hash"),
         (GOOD + 'redirect_uri = "https://a.example/cb"\n', "F:5: unknown key 'redirect_uri' (did you mean 'redirect_uris'?)"),

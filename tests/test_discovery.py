@@ -15,9 +15,13 @@ def test_discovery_advertises_exactly_what_is_supported(client):
     assert data["end_session_endpoint"] == f"{ISSUER}/logout"
     assert data["response_types_supported"] == ["code"]
     assert data["code_challenge_methods_supported"] == ["S256"]
-    assert data["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none"]
+    assert data["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post", "none",
+                                                             "private_key_jwt"]
+    assert data["token_endpoint_auth_signing_alg_values_supported"] == ["RS256", "ES256"]
+    assert data["device_authorization_endpoint"] == f"{ISSUER}/device_authorization"
     assert data["id_token_signing_alg_values_supported"] == ["RS256"]
-    assert data["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert data["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials",
+                                             "urn:ietf:params:oauth:grant-type:device_code"]
     assert data["authorization_response_iss_parameter_supported"] is True
     assert data["request_parameter_supported"] is False
     assert data["request_uri_parameter_supported"] is False

@@ -1,5 +1,5 @@
 """Latchkey mounted in an existing Flask website (examples/club_site) under /id, with the club's
-templates overriding Latchkey's: a real relying party signs in through it under gunicorn."""
+templates overriding Latchkey's: a real relying party signs in through it under granian."""
 
 import os
 import secrets

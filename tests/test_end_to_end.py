@@ -1,4 +1,5 @@
-"""A real relying party (Authlib's OAuth client) against the real server under gunicorn."""
+"""A real relying party (Authlib's OAuth client) against the real server under granian, as the
+README runs it in production, and under gunicorn, the documented alternative."""
 
 import secrets
 import threading
@@ -8,11 +9,16 @@ import jwt
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+import pytest
 from helpers import WEB_SECRET, browser_sign_in, pkce_pair
 
 REDIRECT = "https://web.example/cb"
 
 
+SERVERS = pytest.mark.parametrize("live_server", ["granian", "gunicorn"], indirect=True)
+
+
+@SERVERS
 def test_sign_in_refresh_and_userinfo_with_authlib_and_pyjwt(live_server, monkeypatch):
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # the issuer is http on loopback
     meta = requests.get(live_server.url + "/.well-known/openid-configuration").json()
@@ -45,6 +51,7 @@ def test_sign_in_refresh_and_userinfo_with_authlib_and_pyjwt(live_server, monkey
     assert oauth.get(meta["userinfo_endpoint"]).json()["name"] == "Alice Liddell"
 
 
+@SERVERS
 def test_parallel_redemptions_across_workers_exactly_one_wins(live_server):
     verifier, challenge = pkce_pair()
     session = requests.Session()

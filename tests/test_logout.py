@@ -1,8 +1,11 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0)."""
 
+import html
+import re
 import time
 
-from helpers import ISSUER, Flow, add_user, csrf_token, login
+import pytest
+from helpers import ISSUER, Flow, add_user, auth_params, csrf_token, login, pkce_pair, redirect_params
 from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -103,3 +106,108 @@ def test_a_logout_hint_about_someone_else_asks_first(flow, app):
     response = flow.client.get("/logout", query_string={"id_token_hint": bobs_hint})
     assert "Sign out of Latchkey?" in response.text
     assert flow.client.get("/account").status_code == 200  # alice is still signed in
+
+
+# Logout without an id_token_hint (Grafana before 10.2, Kleis): client_id and a registered URI
+# bring the person back after they confirm (RP-Initiated Logout 1.0 §3); anything else does not.
+
+def confirm(flow, page):
+    """Press "Sign out" on the confirmation page, with the hidden fields it carries."""
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page.text))
+    return flow.client.post("/logout", data={**{k: html.unescape(v) for k, v in fields.items()},
+                                             "csrf_token": csrf_token(page.text)})
+
+
+def test_client_id_and_a_registered_uri_without_a_hint_go_back_after_confirming(flow):
+    page = flow.client.get("/logout", query_string={
+        "client_id": "web", "post_logout_redirect_uri": "https://web.example/", "state": "abc"})
+    assert_asks_without_redirect(flow, page)
+    assert "could not be verified" not in page.text and "you go back to Web App" in page.text
+    confirmed = confirm(flow, page)
+    assert confirmed.status_code == 302 and confirmed.location == "https://web.example/?state=abc"
+    assert not signed_in(flow)
+
+
+def test_client_id_and_a_registered_uri_when_nobody_is_signed_in_go_back_at_once(client):
+    response = client.get("/logout", query_string={
+        "client_id": "web", "post_logout_redirect_uri": "https://web.example/", "state": "abc"})
+    assert response.status_code == 302 and response.location == "https://web.example/?state=abc"
+
+
+@pytest.mark.parametrize("uri", [
+    "https://web.example/elsewhere",  # not registered
+    "http://127.0.0.1:9999/bye",  # another app's ("cli")
+    "https://WEB.example/", "HTTPS://web.example/", "https://web.example:443/", "https://web.example",
+    "https://web.example/?", "https://web.example/#", "https://web.example\\@evil.example/",
+])
+def test_without_a_hint_an_unregistered_uri_gets_the_signed_out_page_and_no_redirect(flow, uri):
+    page = flow.client.get("/logout", query_string={"client_id": "web", "post_logout_redirect_uri": uri})
+    assert_asks_without_redirect(flow, page)
+    assert "could not be verified" in page.text
+    confirmed = confirm(flow, page)
+    assert confirmed.status_code == 200 and confirmed.location is None and "You are signed out" in confirmed.text
+    assert uri not in confirmed.text and not signed_in(flow)
+
+
+def test_without_a_hint_an_unknown_client_id_never_redirects(client, flow):
+    page = flow.client.get("/logout", query_string={"client_id": "nobody", "post_logout_redirect_uri": "https://web.example/"})
+    confirmed = confirm(flow, page)
+    assert confirmed.status_code == 200 and confirmed.location is None
+    nobody_here = client.get("/logout", query_string={"client_id": "nobody",
+                                                      "post_logout_redirect_uri": "https://web.example/"})
+    assert nobody_here.location is None
+
+
+def test_a_hint_whose_audience_is_not_the_client_id_never_redirects_even_after_confirming(flow, app):
+    page = flow.client.get("/logout", query_string={
+        "id_token_hint": hint(app), "client_id": "cli", "post_logout_redirect_uri": "http://127.0.0.1:9999/bye"})
+    confirmed = confirm(flow, page)
+    assert confirmed.status_code == 200 and confirmed.location is None
+
+
+# After logout, silence: no app of that session gets anything without a new sign-in.
+
+def test_after_logout_prompt_none_answers_login_required_for_every_app_of_the_session(flow):
+    flow.tokens(scope="openid")
+    flow.tokens(scope="openid", client_id="spa", redirect_uri="http://127.0.0.1:5173/cb")
+    page = flow.client.get("/logout")
+    flow.client.post("/logout", data={"csrf_token": csrf_token(page.text)})
+    for client_id, redirect_uri in (("web", "https://web.example/cb"), ("spa", "http://127.0.0.1:5173/cb")):
+        response = flow.client.get("/authorize", query_string=auth_params(
+            client_id, redirect_uri, scope="openid", challenge=pkce_pair()[1], prompt="none"))
+        assert redirect_params(response)["error"] == "login_required"
+
+
+def test_a_code_not_yet_exchanged_dies_with_the_session(flow):
+    code, verifier = flow.code(scope="openid")
+    page = flow.client.get("/logout")
+    flow.client.post("/logout", data={"csrf_token": csrf_token(page.text)})
+    assert flow.exchange(code, verifier).status_code == 400
+
+
+def test_the_account_page_and_flask_user_show_agree_on_the_sessions(app, flow):
+    other = app.test_client()
+    login(other, "alice")
+    Flow(other).tokens(scope="openid")
+    account = flow.client.get("/account").text
+    shown = app.test_cli_runner().invoke(args=["user", "show", "alice"]).output
+    assert account.count('name="handle"') == 2 and "live sessions        2" in shown
+    assert "Apps: Web App" in account and "apps: Web App" in shown
+    page = other.get("/logout")
+    other.post("/logout", data={"csrf_token": csrf_token(page.text)})
+    account = flow.client.get("/account").text
+    shown = app.test_cli_runner().invoke(args=["user", "show", "alice"]).output
+    assert account.count('name="handle"') == 1 and "live sessions        1" in shown
+    assert "Web App" not in account.split("Where you are signed in")[1] and "apps:" not in shown
+
+
+def test_an_id_token_names_the_session_and_a_refreshed_one_keeps_it(flow):
+    import jwt as pyjwt
+
+    tokens = flow.tokens()
+    sid = pyjwt.decode(tokens["id_token"], options={"verify_signature": False})["sid"]
+    refreshed = flow.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}).json
+    assert pyjwt.decode(refreshed["id_token"], options={"verify_signature": False})["sid"] == sid
+    again = flow.tokens()
+    assert pyjwt.decode(again["id_token"], options={"verify_signature": False})["sid"] == sid  # one session, one sid
+    assert len(sid) == 32 and flow.client.get_cookie("latchkey_session").value.find(sid) == -1

@@ -21,21 +21,26 @@ PARAMS = ["access_token", "logout_hint", "ui_locales", "client_assertion", "reso
           "code_challenge_method", "prompt", "max_age", "id_token_hint", "login_hint", "response_mode",
           "request", "request_uri", "grant_type", "code", "code_verifier", "refresh_token", "token",
           "token_type_hint", "client_secret", "post_logout_redirect_uri", "username", "password",
-          "csrf_token", "next", "current", "new", "confirm"]
+          "csrf_token", "next", "current", "new", "confirm", "device_code", "user_code", "client_assertion_type",
+          "decision"]
 ENDPOINTS = [("GET", "/authorize"), ("POST", "/authorize"), ("POST", "/token"), ("GET", "/userinfo"),
              ("POST", "/userinfo"), ("POST", "/revoke"), ("POST", "/introspect"), ("GET", "/logout"),
              ("POST", "/logout"), ("GET", "/login"), ("POST", "/login"), ("GET", "/account"),
              ("POST", "/account/password"), ("GET", "/.well-known/openid-configuration"),
              ("GET", "/.well-known/jwks.json"), ("GET", "/token"), ("PUT", "/token"), ("POST", "/account/revoke"),
              ("POST", "/account/sign-out-everywhere"), ("OPTIONS", "/token"), ("OPTIONS", "/userinfo"), ("GET", "/"),
-             ("HEAD", "/login"), ("DELETE", "/authorize"), ("GET", "/static/style.css"), ("GET", "/static/../app.py")]
+             ("HEAD", "/login"), ("DELETE", "/authorize"), ("GET", "/static/style.css"), ("GET", "/static/../app.py"),
+             ("POST", "/device_authorization"), ("GET", "/device_authorization"), ("GET", "/activate"),
+             ("POST", "/activate"), ("GET", "/activate/confirm"), ("POST", "/activate/confirm")]
 
 values = st.one_of(
     st.text(max_size=50),
     st.text(alphabet=string.printable, min_size=500, max_size=5000),
     st.sampled_from(["web", "spa", "code", "refresh_token", "authorization_code", "S256", "plain", "none",
                      "openid", "https://web.example/cb", "%00", "\x00", "é", "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),
-                     "eyJhbGciOiJub25lIn0.e30.", "a" * 10000]),
+                     "eyJhbGciOiJub25lIn0.e30.", "a" * 10000, "tv", "signer", "backup", "client_credentials",
+                     "urn:ietf:params:oauth:grant-type:device_code", "boats:read", "https://boats.example/api",
+                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "BCDF-GHJK"]),
 )
 params = st.lists(st.tuples(st.sampled_from(PARAMS), values), max_size=8)
 headers = st.dictionaries(
@@ -52,10 +57,11 @@ bodies = st.one_of(st.none(), st.binary(max_size=300), st.just(b"\xff\xfe\x00gar
 
 
 def make_app(tmp_path_factory):
-    from helpers import CLIENTS, FAST_ARGON2, ISSUER
+    from helpers import FAST_ARGON2, ISSUER
+    from machines import MACHINE_CLIENTS  # the standard apps, and the machine and device ones
 
     base = tmp_path_factory.mktemp("fuzz")
-    (base / "clients.toml").write_text(CLIENTS)
+    (base / "clients.toml").write_text(MACHINE_CLIENTS)
     return create_app({"ISSUER": ISSUER, "INSTANCE_PATH": str(base / "instance"),
                        "CLIENTS_FILE": str(base / "clients.toml"), **FAST_ARGON2})
 
@@ -158,7 +164,28 @@ def _valid_requests(verifier_challenge):
                             "client_id": "web", "state": "s", "logout_hint": "alice", "ui_locales": "en"}),
         ("POST", "/login", {"username": "alice", "password": "pw", "next": "/account", "csrf_token": "x"}),
         ("GET", "/login", {"next": "/authorize?client_id=web", "login_hint": "alice"}),
+        ("POST", "/device_authorization", {"client_id": "tv", "scope": "openid boats:read",
+                                           "resource": "https://boats.example/api"}),
+        ("POST", "/token", {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": "d" * 43,
+                            "client_id": "tv"}),
+        ("POST", "/token", {"grant_type": "client_credentials", "scope": "boats:read", "client_id": "signer",
+                            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                            "client_assertion": _assertion(), "resource": "https://boats.example/api"}),
+        ("POST", "/activate", {"user_code": "BCDF-GHJK", "csrf_token": "x"}),
     ]
+
+
+def _assertion():
+    """A valid private_key_jwt assertion of the `signer` app (machines.py); each use is a new one."""
+    import secrets
+    import time
+
+    from joserfc import jwt
+    from machines import RSA_KEY
+
+    now = int(time.time())
+    return jwt.encode({"alg": "RS256", "kid": RSA_KEY.kid}, {"iss": "signer", "sub": "signer", "exp": now + 60,
+                      "aud": "http://localhost/token", "jti": secrets.token_urlsafe(8)}, RSA_KEY)
 
 
 def test_every_character_in_every_parameter_of_every_endpoint(tmp_path_factory):

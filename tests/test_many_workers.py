@@ -1,4 +1,4 @@
-"""Many gunicorn workers on one SQLite database: parallel redemptions and refreshes never both
+"""Many granian workers on one SQLite database: parallel redemptions and refreshes never both
 succeed, and `database is locked` never reaches a client."""
 
 import threading

@@ -64,7 +64,7 @@ def test_the_login_page_says_minutes_for_long_waits(client, alice, app):
     assert "Try again in 3 minutes." in attempt(client, "alice", PASSWORD).text
 
 
-def test_the_throttle_holds_across_gunicorn_workers_and_restarts(tmp_path):
+def test_the_throttle_holds_across_workers_and_restarts(tmp_path):
     server = LiveServer(tmp_path, workers=4)
     try:
         server.flask("user", "add", "alice", "--email", "a@example.org", "--password-stdin", input=PASSWORD + "\n")

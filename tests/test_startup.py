@@ -73,7 +73,7 @@ else:
 
 @pytest.mark.parametrize("attempt", range(3))
 def test_workers_starting_together_on_a_new_instance_agree_on_everything(settings, tmp_path, attempt):
-    # gunicorn's workers each import the app at the same moment: on a first start they race to
+    # The server's workers each import the app at the same moment: on a first start they race to
     # create the instance folder, the database and the keys. Eight processes, released at once.
     import json
 

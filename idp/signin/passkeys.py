@@ -18,17 +18,7 @@ import sqlite3
 import time
 from urllib.parse import urlsplit
 
-import webauthn
 from flask import current_app, session
-from webauthn.helpers import bytes_to_base64url, options_to_json_dict
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from .. import audit, keys, links, settings
 from ..db import get_db, transaction
@@ -79,10 +69,26 @@ def origin():
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
+def _webauthn():
+    """The webauthn package, imported at the first passkey ceremony of a worker rather than at its
+    start: with pyasn1 and pyOpenSSL it costs 0.15 s of CPU and several MB per worker, and most
+    requests never need it (README, Performance)."""
+    import webauthn
+    import webauthn.helpers.exceptions
+    import webauthn.helpers.structs
+
+    return webauthn
+
+
+def bytes_to_base64url(value):
+    """Unpadded base64url, as WebAuthn writes binary values (the webauthn package's own helper)."""
+    return base64.urlsafe_b64encode(value).decode("ascii").rstrip("=")
+
+
 # --- Challenges: single-use, short-lived, bound to one ceremony ---
 
 def _new_challenge(ceremony):
-    challenge = webauthn.helpers.generate_challenge()
+    challenge = _webauthn().helpers.generate_challenge()
     now = int(time.time())
     kept = [c for c in session.get(CHALLENGES, []) if isinstance(c, dict) and c.get("until", 0) >= now]
     kept.append({"challenge": bytes_to_base64url(challenge), "ceremony": ceremony, "until": now + CHALLENGE_TTL})
@@ -115,7 +121,7 @@ def _take_challenge(credential, ceremony):
             "INSERT OR IGNORE INTO passkey_challenges_used (challenge_hash, expires_at) VALUES (?, ?)",
             (hashlib.sha256(answered.encode("ascii")).hexdigest(), match["until"])).rowcount != 1:
         raise PasskeyError("unknown_challenge", "That passkey request has expired or was used already. Try again.")
-    return webauthn.base64url_to_bytes(match["challenge"])
+    return _webauthn().base64url_to_bytes(match["challenge"])
 
 
 def _parse(text):
@@ -148,39 +154,44 @@ def registration_options(user, ceremony):
     existing passkeys again (§5.4.3 excludeCredentials)."""
     existing = get_db().execute("SELECT credential_id, transports FROM authenticators"
                                 " WHERE username = ? AND kind = 'passkey'", (user.username,)).fetchall()
+    webauthn = _webauthn()
+    structs = webauthn.helpers.structs
     options = webauthn.generate_registration_options(
         rp_id=rp_id(), rp_name=settings.current()["SITE_NAME"], user_name=user.username,
         user_id=_user_handle(user.username), user_display_name=user.name or user.username,
         challenge=_new_challenge(ceremony), timeout=(CHALLENGE_TTL - 30) * 1000,
-        authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.REQUIRED,
-            user_verification=UserVerificationRequirement.PREFERRED),
-        exclude_credentials=[PublicKeyCredentialDescriptor(id=webauthn.base64url_to_bytes(row[0]),
-                                                           transports=_transports(row[1]))
+        authenticator_selection=structs.AuthenticatorSelectionCriteria(
+            resident_key=structs.ResidentKeyRequirement.REQUIRED,
+            user_verification=structs.UserVerificationRequirement.PREFERRED),
+        exclude_credentials=[structs.PublicKeyCredentialDescriptor(id=webauthn.base64url_to_bytes(row[0]),
+                                                                   transports=_transports(row[1]))
                              for row in existing])
-    return options_to_json_dict(options)
+    return webauthn.helpers.options_to_json_dict(options)
 
 
 def _transports(text):
-    known = {t.value for t in AuthenticatorTransport}
-    return [AuthenticatorTransport(t) for t in (text or "").split() if t in known] or None
+    transport = _webauthn().helpers.structs.AuthenticatorTransport
+    known = {t.value for t in transport}
+    return [transport(t) for t in (text or "").split() if t in known] or None
 
 
 def verify_new(username, credential_text, ceremony):
     """Check the browser's answer to registration_options (§7.1); the new passkey as a dict, not
     stored yet (see `save`), or PasskeyError."""
+    webauthn = _webauthn()
     credential = _parse(credential_text)
     challenge = _take_challenge(credential, ceremony)
     try:
         verified = webauthn.verify_registration_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=rp_id(), expected_origin=origin())
-    except (WebAuthnException, ValueError, KeyError, TypeError) as e:
+    except (webauthn.helpers.exceptions.WebAuthnException, ValueError, KeyError, TypeError) as e:
         raise PasskeyError(_reason(e), "Your passkey could not be checked. Try again.", str(e)) from None
     transports = credential["response"].get("transports")
     transports = [t for t in transports if isinstance(t, str)] if isinstance(transports, list) else []
     return {"username": username, "credential_id": bytes_to_base64url(verified.credential_id),
             "public_key": verified.credential_public_key, "sign_count": verified.sign_count,
-            "transports": " ".join(t for t in transports if t in {x.value for x in AuthenticatorTransport}),
+            "transports": " ".join(t for t in transports
+                                   if t in {x.value for x in webauthn.helpers.structs.AuthenticatorTransport}),
             "backup_eligible": verified.credential_device_type == "multi_device",
             "backup_state": verified.credential_backed_up, "user_verified": verified.user_verified}
 
@@ -227,15 +238,17 @@ def amr(backup_eligible, user_verified):
 def sign_in_options():
     """Options for navigator.credentials.get() with no allowCredentials: the browser offers the
     passkeys it holds for this site (discoverable credentials), in a dialog or as autofill."""
+    webauthn = _webauthn()
     options = webauthn.generate_authentication_options(
         rp_id=rp_id(), challenge=_new_challenge("sign_in"), timeout=(CHALLENGE_TTL - 30) * 1000,
-        user_verification=UserVerificationRequirement.PREFERRED)
-    return options_to_json_dict(options)
+        user_verification=webauthn.helpers.structs.UserVerificationRequirement.PREFERRED)
+    return webauthn.helpers.options_to_json_dict(options)
 
 
 def verify_sign_in(credential_text):
     """Check a passkey sign-in (§7.2). Returns (username, amr values); PasskeyError otherwise
     (the caller audits it). The stored counter, backup state and last use move on."""
+    webauthn = _webauthn()
     credential = _parse(credential_text)
     challenge = _take_challenge(credential, "sign_in")
     credential_id = credential.get("id") if isinstance(credential.get("id"), str) else ""
@@ -254,7 +267,7 @@ def verify_sign_in(credential_text):
         verified = webauthn.verify_authentication_response(
             credential=credential, expected_challenge=challenge, expected_rp_id=rp_id(), expected_origin=origin(),
             credential_public_key=row["public_key"], credential_current_sign_count=0)
-    except (WebAuthnException, ValueError, KeyError, TypeError) as e:
+    except (webauthn.helpers.exceptions.WebAuthnException, ValueError, KeyError, TypeError) as e:
         raise PasskeyError(_reason(e), "Your passkey could not be checked. Try again.", str(e)) from None
     if (verified.credential_device_type == "multi_device") != bool(row["backup_eligible"]):
         # §6.3.3: backup eligibility is fixed when the credential is made; a change is a red flag.

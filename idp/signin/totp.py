@@ -7,7 +7,6 @@ import os
 import time
 
 import pyotp
-import segno
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
@@ -59,6 +58,8 @@ def new_seed():
 def provisioning(seed, username):
     """(otpauth URI, QR code as inline SVG) for an authenticator app to scan."""
     uri = pyotp.TOTP(seed).provisioning_uri(name=username, issuer_name=settings.current()["SITE_NAME"])
+    import segno  # only here, when someone sets up an authenticator app: not in every worker's memory
+
     svg = segno.make(uri, error="m").svg_inline(scale=4, dark="#111", light="#fff", border=2)
     return uri, svg
 

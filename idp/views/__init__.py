@@ -5,9 +5,9 @@ import os
 
 from flask import Blueprint
 
-from .. import cors, db, errors
-from . import (account, authenticator, authorize, branding, links, pages, passkeys, second_step, token, userinfo,
-               wellknown)
+from .. import backchannel_logout, cors, db, errors
+from . import (account, authenticator, authorize, branding, device, links, pages, passkeys, second_step, token,
+               userinfo, wellknown)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -21,8 +21,12 @@ bp = Blueprint(
     static_url_path="/static",
 )
 for module in (wellknown, authorize, token, userinfo, pages, account, links, branding, second_step, authenticator,
-               passkeys):
+               passkeys, device):
     bp.register_blueprint(module.bp)
 errors.init_blueprint(bp)
 cors.init_blueprint(bp)
 bp.after_request(db.purge_when_due)
+# Back-channel logout notices go from a thread of each worker: started with the app, woken after a
+# response that queued one (backchannel_logout.py).
+bp.record_once(backchannel_logout.on_register)
+bp.after_request(backchannel_logout.after_request)

@@ -15,6 +15,7 @@ from flask_login import login_required
 from .. import (
     audit,
     devices,
+    frontchannel_logout,
     password_rules,
     session_list,
     sessions,
@@ -105,9 +106,9 @@ def end_session():
         signed_in = sessions.current()
         username, handle = signed_in.user.username, form.handle.data
         if handle == signed_in.handle:
-            sessions.end()
+            ended = sessions.end("ended_from_account_page")
             audit.event("session_ended", user=username, handle=handle, this_browser=True)
-            return render_template("latchkey/signed_out.html")
+            return frontchannel_logout.signed_out_page(ended)
         if session_list.end(username, handle):
             audit.event("session_ended", user=username, handle=handle)
             flash("That session has ended: that browser will have to sign in again.")
@@ -124,7 +125,7 @@ def sign_out_everywhere():
         return form_expired()
     if form.validate_on_submit():
         username = sessions.current().user.username
-        sessions.end_all(username)
+        this_browsers = sessions.end_all(username)  # the apps of every session hear of it (signout.py)
         audit.event("signed_out_everywhere", user=username)
-        return render_template("latchkey/signed_out.html")
+        return frontchannel_logout.signed_out_page(this_browsers)
     return redirect(url_for("latchkey.account.account"), 303)

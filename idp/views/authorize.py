@@ -10,8 +10,9 @@ from authlib.oidc.core.errors import InteractionRequiredError, LoginRequiredErro
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from .. import audit, sessions, settings
+from ..db import transaction
 from ..errors import error_page
-from ..oauth import id_token_hint_claims
+from ..id_tokens import id_token_hint_claims
 from ..signin import steps
 
 bp = Blueprint("authorize", __name__)
@@ -123,6 +124,14 @@ def authorize():
     hinted = id_token_hint_claims(hint) if hint else None
     if hint and hinted is None:
         return deny(InvalidRequestError, "The id_token_hint was not issued by this provider.")
+    # One commit for what an answer writes: the session's fresh sign-in mark used up, the code, the
+    # app remembered in the session (README, Performance).
+    with transaction():
+        return _decide(grant, deny, signed_in, user, prompts, hinted)
+
+
+def _decide(grant, deny, signed_in, user, prompts, hinted):
+    """The answer to a valid authorization request: a code, a sign-in or step-up first, or an error."""
     if _must_sign_in(signed_in, prompts):
         if "none" in prompts:
             return deny(LoginRequiredError, "The person must sign in first.")

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from .. import audit, devices, mail, sessions, settings, throttle
+from .. import audit, devices, frontchannel_logout, mail, sessions, settings, throttle
 from ..db import transaction
 from ..forms import ConfirmForm, LoginForm
 from ..signin import passkeys, steps
@@ -78,11 +78,18 @@ def _hint_from(next_url):
     return (parse_qs(urlsplit(next_url).query).get("login_hint") or [None])[0]
 
 
+#: The parameters of an app's logout request that the confirmation form carries on (RP-Initiated Logout §2).
+LOGOUT_PARAMS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state")
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
     """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0), and the sign-out link.
     With a valid id_token_hint and a registered post_logout_redirect_uri the browser goes back
-    to the app at once; otherwise the person confirms and sees the signed-out page (§2, §3, §6)."""
+    to the app at once; otherwise the person confirms and sees the signed-out page (§2, §3, §6).
+    A request with the app's client_id and one of its registered URIs but no hint (Grafana before
+    10.2, Kleis) goes back there after the person confirms (§3). Either way the apps of the ended
+    session hear of it (signout.py), some through frames on the signed-out page first."""
     server = current_app.extensions["latchkey_server"]
     unverified = False
     try:
@@ -92,31 +99,40 @@ def logout():
         # the person may still sign out.
         end_request, unverified = None, True
     asked_uri = request.values.get("post_logout_redirect_uri")
+    back_to = end_request.redirect_uri if end_request else None  # registered for the app; with `state`
     signed_in = sessions.current()
     trusted = (
         end_request is not None
-        and not end_request.needs_confirmation
-        and (end_request.redirect_uri is not None or not asked_uri)
-        # §6: a hint about someone else must not sign out the person at this browser unasked.
-        and (signed_in is None or end_request.id_token_claims.get("sub") == signed_in.user.username)
+        and (back_to is not None or not asked_uri)
+        and (
+            # §6: a hint about someone else must not sign out the person at this browser unasked; nor
+            # one from another session of theirs (its `sid` differs): an app used once, elsewhere,
+            # could otherwise sign the person out here at will.
+            (not end_request.needs_confirmation
+             and (signed_in is None or (end_request.id_token_claims.get("sub") == signed_in.user.username
+                                        and end_request.id_token_claims.get("sid") in (None, signed_in.oidc_sid))))
+            # Without a hint, only when nobody is signed in here (nothing to confirm) and the app's
+            # registered URI is the way on.
+            or (signed_in is None and back_to is not None)
+        )
     )
     form = ConfirmForm()
     if trusted or form.validate_on_submit():
+        client = end_request.client if end_request else None
         if signed_in:
-            audit.event("sign_out", user=signed_in.user.username,
-                        client=end_request.client.client_id if end_request and end_request.client else None)
-        if trusted:
-            response = server.create_endpoint_response("end_session", end_request)
-            if response is not None:
-                return response
+            audit.event("sign_out", user=signed_in.user.username, client=client.client_id if client else None)
+        if end_request is not None:
+            redirect_back = server.create_endpoint_response("end_session", end_request)  # ends the session
+            ended = getattr(end_request, "ended", None)
         else:
-            sessions.end()
-        return render_template("latchkey/signed_out.html")
+            redirect_back, ended = None, sessions.end()
+        return frontchannel_logout.signed_out_page(ended, redirect_back, back_to, client)
     problem = None
-    if unverified or asked_uri:
+    if unverified or (asked_uri and back_to is None):
         problem = "The app's sign-out request could not be verified, so you will not be sent back to it."
+    carried = {k: request.values[k] for k in LOGOUT_PARAMS if request.values.get(k)}
     return render_template("latchkey/logout.html", form=form, signed_in=signed_in, problem=problem,
-                           client=end_request.client if end_request else None)
+                           client=end_request.client if end_request else None, back_to=back_to, carried=carried)
 
 
 @bp.route("/")

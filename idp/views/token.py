@@ -1,4 +1,5 @@
-"""The token endpoint (RFC 6749 §3.2) with its grants, revocation (RFC 7009) and introspection (RFC 7662)."""
+"""The token endpoint (RFC 6749 §3.2) with its grants, revocation (RFC 7009), introspection (RFC 7662) and
+device authorization (RFC 8628 §3.1; the page a person confirms on is views/device.py)."""
 
 from flask import Blueprint, current_app
 
@@ -18,3 +19,8 @@ def revoke():
 @bp.route("/introspect", methods=["POST"])
 def introspect():
     return current_app.extensions["latchkey_server"].create_endpoint_response("introspection")
+
+
+@bp.route("/device_authorization", methods=["POST"])
+def device_authorization():
+    return current_app.extensions["latchkey_server"].create_endpoint_response("device_authorization")

@@ -1,4 +1,4 @@
-"""The interop suite's world: Latchkey under gunicorn with its own clients.toml, two people, a tiny
+"""The interop suite's world: Latchkey under granian with its own clients.toml, two people, a tiny
 web server standing in for the apps' hosts, and Debian's Chromium driven by Playwright."""
 
 import functools
