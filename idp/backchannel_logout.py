@@ -13,22 +13,19 @@ the same in every attempt of one notice). An attempt that fails is retried after
 GIVE_UP_AFTER; every attempt is in the audit log. Redirects are never followed: a 3xx could send the
 token somewhere the app did not register."""
 
-import http.client
 import logging
 import os
 import secrets
-import socket
 import sqlite3
-import ssl
 import threading
 import time
 import weakref
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import current_app, g
 from joserfc import jwt
 
-from . import audit, settings
+from . import audit, outbound_http, settings
 from .db import get_db, transaction
 
 log = logging.getLogger(__name__)
@@ -81,48 +78,17 @@ def is_logout_token(header, claims):
 
 
 def post(uri, token):
-    """POST the token (§2.5); return None when the app answered 2xx (§2.8), else what went wrong.
-
-    http.client, not urllib: it follows no redirect (a 3xx could send the token somewhere the app did
-    not register) and reads no proxy from the environment, so the token goes to the registered address
-    and nowhere else. TIMEOUT bounds each step (connect, each read); DEADLINE bounds the whole attempt,
-    so an app that answers a byte at a time cannot hold the sender (and every other app's notices)."""
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.hostname:  # clients.py admits nothing else
-        return "not an http(s) URI"
-    body = urlencode({"logout_token": token}).encode()
+    """POST the token (§2.5) to exactly `uri` (outbound_http: no redirect, no proxy, TIMEOUT per step,
+    DEADLINE for the whole attempt); return None when the app answered 2xx (§2.8), else what went wrong."""
     try:
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=TIMEOUT,
-                                               context=ssl.create_default_context())
-        else:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
-        watchdog = threading.Timer(DEADLINE, _cut, (conn,))
-        watchdog.start()
-        try:
-            conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, {
-                "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Latchkey back-channel logout"})
-            response = conn.getresponse()
-            response.read(4096)
-            status = response.status
-        finally:
-            watchdog.cancel()
-            conn.close()
-    except (OSError, http.client.HTTPException, ValueError) as e:  # refused, timed out, cut, TLS, a broken answer
-        return f"{type(e).__name__}: {e}"[:200]
+        status, _ = outbound_http.request("POST", uri, urlencode({"logout_token": token}).encode(), {
+            "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Latchkey back-channel logout"},
+            timeout=TIMEOUT, deadline=DEADLINE, max_bytes=4096)
+    except outbound_http.OutboundError as e:
+        return str(e)
     if 200 <= status < 300:
         return None
     return f"HTTP {status}: redirect not followed" if 300 <= status < 400 else f"HTTP {status}"
-
-
-def _cut(conn):
-    """DEADLINE passed: end the attempt wherever it is (the blocked read then fails)."""
-    sock = conn.sock
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def retry_in(attempts):

@@ -29,7 +29,7 @@ class ClientCredentialsGrant(JwtAccessTokens, grants.ClientCredentialsGrant):
             raise UnauthorizedClientError("A public app cannot use client_credentials.")
         asked = self.request.payload.data.get("resource")
         scope = self.request.payload.scope
-        if not scope:
+        if not scope_to_list(scope):  # absent, empty or only spaces: RFC 6749 §3.3's default
             scope = self._default_scope(client, asked)
         not_api = [s for s in scope_to_list(scope) if s not in client.api_scopes]
         if not_api:

@@ -7,7 +7,8 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 
-from . import backchannel_logout, sessions
+from . import sessions
+from .id_tokens import is_id_token
 
 
 class EndSession(EndSessionEndpoint):
@@ -30,7 +31,7 @@ class EndSession(EndSessionEndpoint):
             header = jwt.decode(id_token_hint, current_app.extensions["latchkey_key"], algorithms=["RS256"]).header
         except (TypeError, ValueError, JoseError) as e:
             raise InvalidRequestError("The id_token_hint cannot be read.") from e
-        if backchannel_logout.is_logout_token(header, claims):
+        if not is_id_token(header, claims):
             raise InvalidRequestError("The id_token_hint is not an ID token.")
         return claims
 

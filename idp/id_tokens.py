@@ -24,7 +24,17 @@ def id_token_hint_claims(token):
     claims = decoded.claims
     if claims.get("iss") != settings.current()["ISSUER"] or not isinstance(claims.get("sub"), str):
         return None
-    return None if backchannel_logout.is_logout_token(decoded.header, claims) else claims
+    return claims if is_id_token(decoded.header, claims) else None
+
+
+def is_id_token(header, claims):
+    """Only an ID token may stand as an id_token_hint. Logout Tokens (Back-Channel Logout §2.4: typ
+    logout+jwt, `events`) and RFC 9068 access tokens (§2.1: typ at+jwt, `client_id`) are signed with the
+    same key, and an API or a back-channel receiver that holds one must not sign the person out, or
+    name them at /authorize, with it."""
+    typ = header.get("typ")
+    return (not backchannel_logout.is_logout_token(header, claims) and "client_id" not in claims
+            and not (isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt")))
 
 
 class IdTokenMixin:

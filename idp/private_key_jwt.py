@@ -11,8 +11,6 @@ import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -20,9 +18,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from . import settings
+from . import outbound_http, settings
 from .db import get_db
-from .redirect_uris import loopback_parts, registration_problem
+from .redirect_uris import registration_problem
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +36,8 @@ MAX_JTI = 200
 #: jwks_uri: how long a fetched key set is used (s), how soon an unknown kid may fetch it again (s),
 #: the longest wait for the app (s), the largest key set read (bytes), and how many are kept.
 CACHE_TTL, REFETCH_AFTER, FETCH_TIMEOUT, MAX_BYTES, CACHE_MAX = 300, 30, 3, 65536, 64
+#: The longest a jwks_uri's whole answer may take (s), and how long a failed one is not asked again (s).
+FETCH_DEADLINE, RETRY_FAILED_AFTER = 5, 60
 #: A JWK member that only a private (or symmetric) key has.
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
@@ -98,27 +98,21 @@ def registration_problems(data):
     return problems
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A jwks_uri answers itself: a redirect is an error, not a hop to a place nobody registered."""
-
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
 _cache = {}  # jwks_uri -> (fetched at, KeySet)
+_failed = {}  # jwks_uri -> when its last fetch failed
 _cache_lock = threading.Lock()
-# Loopback addresses go direct: no proxy of the environment can reach this machine's loopback.
-_OPENERS = {False: urllib.request.build_opener(_NoRedirects),
-            True: urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)}
 
 
 def _fetch(uri):
-    """The key set at `uri`, read with a short timeout, no redirects and a size limit."""
-    request = urllib.request.Request(uri, headers={"Accept": "application/json"})
-    with _OPENERS[loopback_parts(uri) is not None].open(request, timeout=FETCH_TIMEOUT) as response:
-        body = response.read(MAX_BYTES + 1)
-    if len(body) > MAX_BYTES:
-        raise ValueError(f"the key set is larger than {MAX_BYTES} bytes")
+    """The key set at exactly `uri` (outbound_http: no redirect, no proxy, FETCH_TIMEOUT per step and
+    FETCH_DEADLINE for the whole answer, at most MAX_BYTES)."""
+    try:
+        status, body = outbound_http.request("GET", uri, headers={"Accept": "application/json"},
+                                             timeout=FETCH_TIMEOUT, deadline=FETCH_DEADLINE, max_bytes=MAX_BYTES)
+    except outbound_http.OutboundError as e:
+        raise ValueError(str(e)) from None
+    if status != 200:
+        raise ValueError(f"HTTP {status}" + (": redirect not followed" if 300 <= status < 400 else ""))
     return public_key_set(json.loads(body))
 
 
@@ -128,15 +122,25 @@ def _fetched_keys(uri, kid):
     now = time.monotonic()
     with _cache_lock:
         fetched_at, keys = _cache.get(uri, (None, None))
+        failed_at = _failed.get(uri)
+    if failed_at is not None and now - failed_at < RETRY_FAILED_AFTER:
+        # The last fetch failed: no new one for a while, so assertions naming this app (which anyone can
+        # send, signed or not) cannot make every request wait on its key server.
+        raise InvalidClientError(status_code=401, description="The app's jwks_uri could not be read.")
     known = keys is not None and (kid is None or any(k.kid == kid for k in keys.keys))
     if keys is not None and now - fetched_at < (CACHE_TTL if known else min(CACHE_TTL, REFETCH_AFTER)):
         return keys
     try:
         keys = _fetch(uri)
-    except (OSError, ValueError, urllib.error.URLError) as e:  # unreachable, 3xx/4xx/5xx, not a JWKS
+    except ValueError as e:  # unreachable, 3xx/4xx/5xx, too slow or large, not a JWKS
+        with _cache_lock:
+            _failed[uri] = now
+            while len(_failed) > CACHE_MAX:
+                del _failed[min(_failed, key=_failed.get)]
         log.warning("cannot read the jwks_uri %s: %s", uri, e)
         raise InvalidClientError(status_code=401, description="The app's jwks_uri could not be read.") from None
     with _cache_lock:
+        _failed.pop(uri, None)
         _cache[uri] = (now, keys)
         while len(_cache) > CACHE_MAX:  # a bound, however many apps come and go
             del _cache[min(_cache, key=lambda u: _cache[u][0])]
@@ -193,6 +197,11 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def verify_claims(self, claims):
         exp, jti = claims.get("exp"), claims.get("jti")
+        if not isinstance(claims.get("aud"), str):
+            # One audience, this server's (the audience-injection advice of RFC 7523bis): an assertion
+            # also addressed to another server could have been made for that one and replayed here.
+            raise InvalidClientError(status_code=401, description="The client assertion's aud must be one string: "
+                                                                  "the token endpoint or the issuer.")
         if isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp > time.time() + MAX_LIFETIME:
             raise InvalidClientError(status_code=401, description=f"The client assertion must expire within "
                                                                   f"{MAX_LIFETIME} seconds.")

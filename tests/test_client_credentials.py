@@ -48,8 +48,9 @@ def test_an_app_gets_a_jwt_access_token_for_its_api_and_nothing_else(client):
     assert "auth_time" not in verified and "amr" not in verified
 
 
-def test_without_scope_an_app_gets_every_scope_of_its_api(client):
-    body = token(client).json
+@pytest.mark.parametrize("scope", [None, "", " ", "   "])
+def test_without_scope_an_app_gets_every_scope_of_its_api(client, scope):
+    body = token(client, **({} if scope is None else {"scope": scope})).json
     assert body["scope"] == "boats:read boats:write"
     assert claims(body["access_token"])["aud"] == BOATS
 

@@ -30,18 +30,38 @@ def test_valid_hint_and_registered_uri_redirect_back_with_state(flow, app):
     assert not signed_in(flow)
 
 
+def session_sid(app):
+    """The `sid` of the one session the flow signed in (its ID tokens carry it)."""
+    from idp.db import connect
+
+    return connect(app.config["DATABASE"]).execute("SELECT sid FROM sessions").fetchone()[0]
+
+
 def test_apps_may_post_the_logout_request(flow, app):
     response = flow.client.post("/logout", data={
-        "id_token_hint": hint(app), "post_logout_redirect_uri": "https://web.example/"})
+        "id_token_hint": hint(app, sid=session_sid(app)), "post_logout_redirect_uri": "https://web.example/"})
     assert response.status_code == 302 and response.location == "https://web.example/"
     assert not signed_in(flow)
 
 
 def test_an_expired_hint_is_accepted(flow, app):
-    old = hint(app, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600)
+    old = hint(app, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600, sid=session_sid(app))
     response = flow.client.get("/logout", query_string={"id_token_hint": old,
                                                         "post_logout_redirect_uri": "https://web.example/"})
     assert response.status_code == 302
+
+
+def test_a_hint_of_no_session_or_an_access_token_asks_first(flow, app):
+    # A device's ID token has no sid; an RFC 9068 access token is signed with the same key.
+    for token in (hint(app), hint(app, sid=session_sid(app), client_id="web")):
+        response = flow.client.get("/logout", query_string={"id_token_hint": token,
+                                                            "post_logout_redirect_uri": "https://web.example/"})
+        assert response.status_code == 200 and "Sign out of Latchkey?" in response.text and signed_in(flow)
+    at_jwt = jwt.encode({"alg": "RS256", "kid": "1", "typ": "at+jwt"}, {
+        "iss": ISSUER, "sub": "alice", "aud": "web", "iat": int(time.time()), "exp": int(time.time()) + 300,
+        "sid": session_sid(app)}, app.extensions["latchkey_key"], algorithms=["RS256"])
+    response = flow.client.get("/logout", query_string={"id_token_hint": at_jwt})
+    assert response.status_code == 200 and signed_in(flow)
 
 
 def assert_asks_without_redirect(flow, response):

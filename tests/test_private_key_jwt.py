@@ -150,6 +150,7 @@ def bad_assertions():
         "another key": assertion(other_key),
         "unknown kid": jwt.encode({"alg": "RS256", "kid": "nope"}, payload, RSA_KEY),
         "another app's name": assertion(client_id="backup"),
+        "aud also naming another server": assertion(aud=[f"{ISSUER}/token", "https://elsewhere.example/token"]),
         "not a JWT": "not-a-jwt",
         "an unknown app": assertion(client_id="nobody"),
     }
@@ -210,6 +211,33 @@ def test_a_jwks_uri_that_redirects_is_not_followed(client, key_server):
     response = token(client, assertion(client_id="moved"))
     assert response.status_code == 401 and response.json["error"] == "invalid_client"
     assert key_server.hits - before == 1  # the redirect, not its target
+
+
+def test_a_key_server_answering_a_byte_at_a_time_is_cut_and_not_asked_again_at_once(tmp_path, settings):
+    # Anyone can send an assertion naming an app: its key server must not hold the workers.
+    from test_signout_attacks import Trickler
+
+    from idp import create_app
+
+    slow = Trickler()
+    path = tmp_path / "slow.toml"
+    path.write_text(f"""[[clients]]
+client_id = "slow"
+token_endpoint_auth_method = "private_key_jwt"
+jwks_uri = "{slow.url}"
+redirect_uris = ["https://slow.example/cb"]
+""")
+    try:
+        client = create_app({**settings, "CLIENTS_FILE": str(path)}).test_client()
+        started = time.monotonic()
+        first = token(client, assertion(client_id="slow"))
+        took = time.monotonic() - started
+        assert first.status_code == 401 and took < private_key_jwt.FETCH_DEADLINE + 2
+        started = time.monotonic()
+        again = token(client, assertion(client_id="slow"))
+        assert again.status_code == 401 and time.monotonic() - started < 1 and slow.connections == 1
+    finally:
+        slow.stop()
 
 
 def test_an_unreachable_jwks_uri_is_invalid_client_not_an_error(tmp_path, settings):

@@ -106,11 +106,11 @@ def logout():
         and (back_to is not None or not asked_uri)
         and (
             # §6: a hint about someone else must not sign out the person at this browser unasked; nor
-            # one from another session of theirs (its `sid` differs): an app used once, elsewhere,
-            # could otherwise sign the person out here at will.
+            # one from another session of theirs, or from none (its `sid` differs or is missing: a
+            # device's ID token): an app used once, elsewhere, could otherwise sign them out at will.
             (not end_request.needs_confirmation
              and (signed_in is None or (end_request.id_token_claims.get("sub") == signed_in.user.username
-                                        and end_request.id_token_claims.get("sid") in (None, signed_in.oidc_sid))))
+                                        and end_request.id_token_claims.get("sid") == signed_in.oidc_sid)))
             # Without a hint, only when nobody is signed in here (nothing to confirm) and the app's
             # registered URI is the way on.
             or (signed_in is None and back_to is not None)
