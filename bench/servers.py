@@ -13,6 +13,8 @@ import urllib.request
 
 from flows import CLIENT_ID, PASSWORD, REDIRECT_URI
 
+from idp.serve import server_command
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEER = os.path.join(HERE, "peer")
@@ -117,16 +119,6 @@ def prepare_latchkey(folder, secret_hash):
     return env, port
 
 
-def python_server_command(server, port, workers, app):
-    """`app` under `server` (granian or gunicorn) with the command line the README's production
-    command ends up running (granian's is idp.serve.granian_command)."""
-    from idp.serve import granian_command
-
-    if server == "granian":
-        return granian_command("127.0.0.1", port, workers, target=app)
-    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}", app]
-
-
 def start_latchkey(env, port, workers, server="granian", cwd=ROOT):
     """Latchkey as the README starts it: `latchkey serve` (which checks the settings and the clients
     file, then becomes granian), or gunicorn with idp.wsgi:app."""
@@ -134,14 +126,14 @@ def start_latchkey(env, port, workers, server="granian", cwd=ROOT):
         command = [sys.executable, "-m", "idp.serve", "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(workers)]
     else:
-        command = python_server_command(server, port, workers, "idp.wsgi:app")
+        command = server_command(server, "127.0.0.1", port, workers)
     return Server(f"Latchkey ({server})", command, env, cwd, env["IDP_ISSUER"])
 
 
 def start_floor(server, workers):
     """An empty WSGI app (floor_app.py) under the same server command."""
     port = free_port()
-    command = python_server_command(server, port, workers, "floor_app:app")
+    command = server_command(server, "127.0.0.1", port, workers, "floor_app:app")
     return Server(f"{server} alone", command, {**os.environ, "IDP_ISSUER": f"http://127.0.0.1:{port}"}, HERE,
                   f"http://127.0.0.1:{port}")
 

@@ -149,9 +149,14 @@ class LatchkeyFlask(Flask):
         return func
 
 
+def configure_logging():
+    """Latchkey's log lines (the server's and `latchkey serve`'s): time, level, logger, message."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def create_app(test_config=None):
     """Latchkey on its own: the app `flask run`, granian and gunicorn serve."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     config = load_settings(test_config)
     app = LatchkeyFlask(__name__, instance_path=config["INSTANCE_PATH"], static_folder=None)
     app.config.update(config)

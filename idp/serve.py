@@ -16,7 +16,7 @@ from importlib.util import find_spec
 import click
 from flask.cli import FlaskGroup, routes_command, shell_command
 
-from . import FOR_ADMIN_COMMAND, StartupError, create_app, load_settings
+from . import FOR_ADMIN_COMMAND, StartupError, configure_logging, create_app, load_settings
 from .clients import ClientsFileError, parse
 
 log = logging.getLogger("idp")
@@ -45,7 +45,7 @@ def serve(host, port, workers, threads):
     # with one message instead of one per worker. The instance (database, keys) is the workers' to
     # create on a first start; they agree on one (README, Running it for real). Building the whole
     # app here as well would add half a second to every start (README, Performance).
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         config = load_settings()
         parse(config["CLIENTS_FILE"], config)
@@ -73,6 +73,14 @@ def granian_command(host, port, workers, threads=1, target="idp.wsgi:app"):
             # not stopped 10 s after being asked. Requests here take milliseconds, so no graceful
             # stop or restart (SIGHUP) cuts one off.
             "--workers-kill-timeout", "10", target]
+
+
+def server_command(server, host, port, workers, target="idp.wsgi:app"):
+    """`target` under `server`: granian as `latchkey serve` runs it, or gunicorn, the documented
+    alternative (the tests and the benchmark start both)."""
+    if server == "granian":
+        return granian_command(host, port, workers, target=target)
+    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{host}:{port}", target]
 
 
 def _app_for_commands():

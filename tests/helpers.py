@@ -14,6 +14,7 @@ from argon2 import PasswordHasher, Type
 
 from idp import create_app
 from idp.passwords import new_client_secret
+from idp.serve import server_command
 
 ISSUER = "http://localhost"
 PASSWORD = "correct horse battery"
@@ -265,19 +266,6 @@ def free_port():
         return s.getsockname()[1]
 
 
-def server_command(server, port, workers, app, chdir):
-    """The production server's command line, as the README starts it: granian's WSGI interface
-    (one blocking thread per worker), or gunicorn, the documented alternative."""
-    import sys
-
-    from idp.serve import granian_command
-
-    if server == "granian":
-        return granian_command("127.0.0.1", port, workers, target=app)
-    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-            "--chdir", chdir, app]
-
-
 class LiveServer:
     """Latchkey under granian (or `server="gunicorn"`) in a subprocess, on a free loopback port, with
     its own instance. It listens on 127.0.0.1; `host="localhost"` makes the issuer (and `url`) say
@@ -297,7 +285,7 @@ class LiveServer:
                     **{f"IDP_{k}": str(v) for k, v in {**FAST_ARGON2, **(settings or {})}.items()}}
         self.log = open(tmp_path / "server.log", "w+")
         self.process = subprocess.Popen(
-            server_command(server, self.port, workers, app, chdir),
+            server_command(server, "127.0.0.1", self.port, workers, app),
             cwd=chdir, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         try:
