@@ -64,6 +64,10 @@ def serve(host, port, workers, threads):
     os.execv(sys.executable, args)  # granian takes this process over: signals reach it directly
 
 
+#: Seconds granian gives a worker to stop before killing it (see granian_command).
+WORKERS_KILL_TIMEOUT = 10
+
+
 def granian_command(host, port, workers, threads=1, target="idp.wsgi:app"):
     """The production server's command line (also what the tests and the benchmark start)."""
     return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
@@ -72,7 +76,7 @@ def granian_command(host, port, workers, threads=1, target="idp.wsgi:app"):
             # (granian 2.x), and granian's main process then waits for it: kill a worker that has
             # not stopped 10 s after being asked. Requests here take milliseconds, so no graceful
             # stop or restart (SIGHUP) cuts one off.
-            "--workers-kill-timeout", "10", target]
+            "--workers-kill-timeout", str(WORKERS_KILL_TIMEOUT), target]
 
 
 def server_command(server, host, port, workers, target="idp.wsgi:app"):

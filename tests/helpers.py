@@ -326,9 +326,20 @@ class LiveServer:
         return self.log.read()
 
     def stop(self):
+        """As a service manager stops it: SIGTERM, then time for granian to kill a worker that missed
+        it (WORKERS_KILL_TIMEOUT) on a busy machine; a server still running after that is killed."""
+        import subprocess
+
+        from idp.serve import WORKERS_KILL_TIMEOUT
+
         self.process.terminate()
-        self.process.wait(timeout=10)
-        self.log.close()
+        try:
+            self.process.wait(timeout=WORKERS_KILL_TIMEOUT + 20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        finally:
+            self.log.close()
 
 
 @pytest.fixture

@@ -167,15 +167,3 @@ def approve_over_http(url, user_code, username="alice", password=None):
     done = session.post(f"{url}/activate/confirm", data={"decision": "allow", "csrf_token": csrf_token(entered.text)},
                         timeout=10)
     assert "Your device is signed in" in done.text, done.text
-
-
-def stop(server):
-    """LiveServer.stop, but a server slow to stop on a busy machine is killed rather than left running."""
-    import subprocess
-
-    try:
-        server.stop()
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=30)
-        server.log.close()

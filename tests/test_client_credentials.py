@@ -11,7 +11,7 @@ import jwt as pyjwt
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 from helpers import ROOT, LiveServer
-from machines import BACKUP, BOATS, HUB, MACHINE_CLIENTS, MUSIC, claims, readme_block, stop
+from machines import BACKUP, BOATS, HUB, MACHINE_CLIENTS, MUSIC, claims, readme_block
 
 from idp.clients import ClientsFileError, parse
 from idp.settings import DEFAULTS
@@ -157,7 +157,7 @@ def test_authlib_client_gets_a_token_from_the_real_server(tmp_path):
         assert verified["sub"] == "backup" and verified["scope"] == "boats:read"
         assert "refresh_token" not in body
     finally:
-        stop(server)
+        server.stop()
 
 
 def test_the_readme_example_runs_as_written(tmp_path):
@@ -168,7 +168,7 @@ def test_the_readme_example_runs_as_written(tmp_path):
         result = subprocess.run(["bash", "-euo", "pipefail", "-c", script.replace("http://localhost:5000", server.url)],
                                 cwd=tmp_path, env={**os.environ}, capture_output=True, text=True, timeout=60)
     finally:
-        stop(server)
+        server.stop()
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert "'typ': 'at+jwt'" in lines[0] and "'kid': '1'" in lines[0]

@@ -9,7 +9,7 @@ import jwt as pyjwt
 import pytest
 import requests
 from helpers import PASSWORD, LiveServer, auth_params, browser_sign_in, pkce_pair
-from machines import BOATS, CLUB_WEB, MACHINE_CLIENTS, MUSIC, claims, readme_block, stop
+from machines import BOATS, CLUB_WEB, MACHINE_CLIENTS, MUSIC, claims, readme_block
 
 from idp.clients import ClientsFileError, parse
 from idp.settings import DEFAULTS
@@ -192,7 +192,7 @@ def test_an_api_verifies_jwt_access_tokens_offline_and_refuses_bad_ones(tmp_path
         with pytest.raises(pyjwt.ExpiredSignatureError):
             api_verify(access, server.url)
     finally:
-        stop(server)
+        server.stop()
 
 
 def test_flask_client_check_names_the_line_of_a_bad_api(tmp_path, monkeypatch):

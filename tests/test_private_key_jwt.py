@@ -21,7 +21,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from helpers import LiveServer, free_port
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from machines import BOATS, EC_KEY, MACHINE_CLIENTS, RSA_KEY, claims, public_jwks, stop
+from machines import BOATS, EC_KEY, MACHINE_CLIENTS, RSA_KEY, claims, public_jwks
 
 from idp import private_key_jwt
 from idp.clients import ClientsFileError, parse
@@ -300,7 +300,7 @@ class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
 def live(tmp_path_factory):
     server = LiveServer(tmp_path_factory.mktemp("pkjwt"), clients_text=MACHINE_CLIENTS, workers=2)
     yield server
-    stop(server)
+    server.stop()
 
 
 def test_authlib_client_authenticates_with_private_key_jwt_at_token_revoke_and_introspect(live):

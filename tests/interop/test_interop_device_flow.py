@@ -11,7 +11,7 @@ import jwt as pyjwt
 import pytest
 import requests
 from helpers import PASSWORD, LiveServer
-from machines import BOATS, DEVICE_GRANT, MACHINE_CLIENTS, stop
+from machines import BOATS, DEVICE_GRANT, MACHINE_CLIENTS
 from world import screenshot, sign_in
 
 SHOTS = (("desktop", 1280, 800, "light"), ("desktop", 1280, 800, "dark"), ("phone", 360, 780, "light"),
@@ -26,7 +26,7 @@ def idp(tmp_path_factory):
                           "--password-stdin", input=PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
     yield server
-    stop(server)
+    server.stop()
 
 
 class Device:
