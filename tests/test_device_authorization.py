@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import PASSWORD, ROOT, LiveServer, add_user, csrf_token, login
 from machines import (BOATS, DEVICE_GRANT, MACHINE_CLIENTS, approve, approve_over_http, claims, enter_code, poll,
-                      readme_block, signed_in_browser, start_device, stop)
+                      readme_block, signed_in_browser, start_device)
 
 from idp.db import get_db
 
@@ -273,7 +273,7 @@ def test_the_readme_terminal_example_runs_as_written(tmp_path):
         approve_over_http(server.url, match.group(1))
         out, err = device.communicate(timeout=60)
     finally:
-        stop(server)
+        server.stop()
     assert device.returncode == 0, out + err
     tokens = json.loads(out.splitlines()[-1])
     assert {"access_token", "refresh_token", "id_token"} <= set(tokens)
